@@ -1,0 +1,285 @@
+"""The f-divergences of f-MICL: f, f', the monotone conjugate f*, and the closed-form per-pair terms.
+
+Lu et al., "f-MICL" (TMLR 2023), Table 1 and its appendix. For the f-Gaussian similarity
+``G(d) = mu * exp(-c d)`` with ``d = ||x - y||^2`` and ``c = 1 / (2 sigma^2)``, the loss uses
+
+    A(d) = f'(G(d))           (positive pairs)
+    B(d) = f*(f'(G(d)))       (negative pairs)
+
+Both are written here in closed form as functions of ``log G`` (never ``f*`` applied to a computed
+``f'``, which leaves dom f* for JS, SH and VLC and overflows). By the Fenchel-Young equality,
+``f*(f'(u)) = u f'(u) - f(u)``.
+
+Corrections to the paper's table, each checked by a test:
+- VLC: ``f*(f'(u)) = 3 - (8u + 4)/(u + 1)^2`` (the paper prints ``3 - 4/(u + 1)``, which is 1 at u = 1).
+- Tsallis: ``f(u) = (u^beta - 1)/(beta - 1)`` so that f(1) = 0; f' is the paper's, and
+  ``f*(f'(u)) = u^beta + 1/(beta - 1)`` (the constant does not change any gradient).
+
+For the cosine similarity, the score ``v = cos / tau`` is mapped into dom f* by the f-GAN output
+activation ``g_f`` (Nowozin et al. 2016, Table 2); VLC and Tsallis are not in that table and use
+``g_f(v) = f'(e^v)``, which maps the real line onto the range of f'.
+
+Exponentials that grow with the distance (RKL, SH, Neyman, and the cosine forms) go through
+:func:`exp_lin`, which continues ``exp`` linearly above ``EXP_CAP`` so that losses and gradients stay
+finite in float32 and bfloat16 for every distance and the paper's smallest sigma.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["Divergence", "EXP_CAP", "exp_lin", "get", "names", "table"]
+
+EXP_CAP = 50.0
+LOG2 = math.log(2.0)
+
+Fn = Callable[[Tensor], Tensor]
+
+
+def exp_lin(x: Tensor) -> Tensor:
+    """``exp(x)`` for ``x <= EXP_CAP``, continued by its tangent line above (C^1, increasing, convex)."""
+    capped = x.clamp(max=EXP_CAP)
+    return torch.exp(capped) * (1.0 + (x - capped))
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One f-divergence of the paper's Table 1, with everything the objective needs.
+
+    ``pos_log(l)`` and ``neg_log(l)`` are ``A`` and ``B`` as functions of ``l = log G``;
+    ``activation(v)`` is ``g_f`` and ``conj_activation(v) = f*(g_f(v))`` in closed form.
+    ``conj_domain`` is the open interval (range of f' on u > 0) on which the formula for f* holds;
+    below it the monotone conjugate is the constant ``-f(0)``.
+    ``h_shape`` is the shape of ``h(t) = f* o f' o G(t)`` on [0, 4]: the uniformity theorem needs
+    "strictly convex".
+    """
+
+    name: str
+    title: str
+    f_text: str
+    A_text: str
+    B_text: str
+    h_shape: str
+    f: Fn
+    f_prime: Fn
+    f_conj: Fn
+    conj_domain: tuple[float, float]
+    pos_log: Fn
+    neg_log: Fn
+    activation: Fn
+    conj_activation: Fn
+
+    @property
+    def uniformity_guaranteed(self) -> bool:
+        """Theorem (uniformity): minimisers of the negative term are the regular simplex iff h is
+        strictly convex on [0, 4] (and 2 <= N <= d + 1)."""
+        return self.h_shape == "strictly convex"
+
+    def A(self, d: Tensor, c: float = 1.0, mu: float = 1.0) -> Tensor:
+        """Positive-pair score ``f'(mu exp(-c d))`` (spec section 2, per-pair terms)."""
+        return self.pos_log(math.log(mu) - c * d)
+
+    def B(self, d: Tensor, c: float = 1.0, mu: float = 1.0) -> Tensor:
+        """Negative-pair penalty ``f*(f'(mu exp(-c d)))`` (spec section 2, per-pair terms)."""
+        return self.neg_log(math.log(mu) - c * d)
+
+
+def _vlc_p(l: Tensor) -> Tensor:
+    """``1 / (1 + G)`` for ``G = e^l``, i.e. ``sigmoid(-l)``."""
+    return torch.sigmoid(-l)
+
+
+def _kl() -> Divergence:
+    return Divergence(
+        name="kl", title="Kullback-Leibler", f_text="u log u",
+        A_text="1 + log mu - c d", B_text="mu exp(-c d)", h_shape="strictly convex",
+        f=lambda u: torch.xlogy(u, u),
+        f_prime=lambda u: torch.log(u) + 1.0,
+        f_conj=lambda t: torch.exp(t - 1.0),
+        conj_domain=(-math.inf, math.inf),
+        pos_log=lambda l: 1.0 + l,
+        neg_log=torch.exp,
+        activation=lambda v: v,
+        conj_activation=lambda v: exp_lin(v - 1.0),
+    )
+
+
+def _js() -> Divergence:
+    return Divergence(
+        name="js", title="Jensen-Shannon", f_text="u log u - (u+1) log((u+1)/2)",
+        A_text="log 2 - softplus(c d - log mu)", B_text="softplus(log mu - c d) - log 2",
+        h_shape="strictly convex",
+        f=lambda u: torch.xlogy(u, u) - (u + 1.0) * torch.log((u + 1.0) / 2.0),
+        f_prime=lambda u: LOG2 + torch.log(u / (1.0 + u)),
+        f_conj=lambda t: -torch.log(2.0 - torch.exp(t)),
+        conj_domain=(-math.inf, LOG2),
+        pos_log=lambda l: LOG2 - F.softplus(-l),
+        neg_log=lambda l: F.softplus(l) - LOG2,
+        activation=lambda v: LOG2 - F.softplus(-v),
+        conj_activation=lambda v: F.softplus(v) - LOG2,
+    )
+
+
+def _pearson() -> Divergence:
+    return Divergence(
+        name="pearson", title="Pearson chi^2", f_text="(u - 1)^2",
+        A_text="2 (mu exp(-c d) - 1)", B_text="mu^2 exp(-2 c d) - 1", h_shape="strictly convex",
+        f=lambda u: (u - 1.0) ** 2,
+        f_prime=lambda u: 2.0 * (u - 1.0),
+        f_conj=lambda t: t * t / 4.0 + t,
+        conj_domain=(-2.0, math.inf),
+        pos_log=lambda l: 2.0 * (torch.exp(l) - 1.0),
+        neg_log=lambda l: torch.exp(2.0 * l) - 1.0,
+        activation=lambda v: v,
+        conj_activation=lambda v: (v / 2.0 + 1.0).clamp(min=0.0) ** 2 - 1.0,
+    )
+
+
+def _sh() -> Divergence:
+    return Divergence(
+        name="sh", title="squared Hellinger", f_text="(sqrt(u) - 1)^2",
+        A_text="1 - mu^(-1/2) exp(c d / 2)", B_text="mu^(1/2) exp(-c d / 2) - 1",
+        h_shape="strictly convex",
+        f=lambda u: (torch.sqrt(u) - 1.0) ** 2,
+        f_prime=lambda u: 1.0 - torch.rsqrt(u),
+        f_conj=lambda t: t / (1.0 - t),
+        conj_domain=(-math.inf, 1.0),
+        pos_log=lambda l: 1.0 - exp_lin(-l / 2.0),
+        neg_log=lambda l: torch.exp(l / 2.0) - 1.0,
+        activation=lambda v: 1.0 - torch.exp(-v),
+        conj_activation=lambda v: exp_lin(v) - 1.0,
+    )
+
+
+def _tsallis(beta: float = 2.0) -> Divergence:
+    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 1.0):
+        raise ValueError(f"Tsallis order beta={beta!r} is not allowed; it must be a number > 1")
+    b = float(beta)
+    k = b / (b - 1.0)
+    scale = (1.0 / k) ** k  # ((beta - 1)/beta)^(beta/(beta - 1))
+    return Divergence(
+        name="tsallis", title=f"Tsallis (beta={b:g})", f_text="(u^b - 1)/(b - 1)",
+        A_text="b/(b-1) mu^(b-1) exp(-(b-1) c d)", B_text="mu^b exp(-b c d) + 1/(b-1)",
+        h_shape="strictly convex",
+        f=lambda u: (u**b - 1.0) / (b - 1.0),
+        f_prime=lambda u: k * u ** (b - 1.0),
+        f_conj=lambda t: (t / k) ** k + 1.0 / (b - 1.0),
+        conj_domain=(0.0, math.inf),
+        pos_log=lambda l: k * torch.exp((b - 1.0) * l),
+        neg_log=lambda l: torch.exp(b * l) + 1.0 / (b - 1.0),
+        activation=exp_lin,
+        conj_activation=lambda v: scale * exp_lin(k * v) + 1.0 / (b - 1.0),
+    )
+
+
+def _vlc() -> Divergence:
+    def pos(l: Tensor) -> Tensor:
+        p = _vlc_p(l)
+        return (1.0 - 2.0 * p) * (1.0 + 2.0 * p)  # 1 - 4/(1+G)^2
+
+    def neg(l: Tensor) -> Tensor:
+        p = _vlc_p(l)
+        return (3.0 - 2.0 * p) * (1.0 - 2.0 * p)  # 3 - (8G + 4)/(1+G)^2
+
+    return Divergence(
+        name="vlc", title="Vincze-Le Cam", f_text="(u - 1)^2 / (u + 1)",
+        A_text="1 - 4/(1+G)^2", B_text="3 - (8G + 4)/(1+G)^2", h_shape="strictly convex",
+        f=lambda u: (u - 1.0) ** 2 / (u + 1.0),
+        f_prime=lambda u: 1.0 - 4.0 / (u + 1.0) ** 2,
+        f_conj=lambda t: 4.0 - t - 4.0 * torch.sqrt(1.0 - t),
+        conj_domain=(-3.0, 1.0),
+        pos_log=pos,
+        neg_log=neg,
+        activation=pos,
+        conj_activation=neg,
+    )
+
+
+def _rkl() -> Divergence:
+    return Divergence(
+        name="rkl", title="reverse KL", f_text="-log u",
+        A_text="-exp(c d)/mu", B_text="log mu - c d - 1", h_shape="linear",
+        f=lambda u: -torch.log(u),
+        f_prime=lambda u: -1.0 / u,
+        f_conj=lambda t: -1.0 - torch.log(-t),
+        conj_domain=(-math.inf, 0.0),
+        pos_log=lambda l: -exp_lin(-l),
+        neg_log=lambda l: l - 1.0,
+        activation=lambda v: -exp_lin(-v),
+        conj_activation=lambda v: v - 1.0,
+    )
+
+
+def _neyman() -> Divergence:
+    return Divergence(
+        name="neyman", title="Neyman chi^2", f_text="(1 - u)^2 / u",
+        A_text="1 - exp(2 c d)/mu^2", B_text="2 - 2 exp(c d)/mu", h_shape="concave",
+        f=lambda u: (1.0 - u) ** 2 / u,
+        f_prime=lambda u: 1.0 - u ** (-2.0),
+        f_conj=lambda t: 2.0 - 2.0 * torch.sqrt(1.0 - t),
+        conj_domain=(-math.inf, 1.0),
+        pos_log=lambda l: 1.0 - exp_lin(-2.0 * l),
+        neg_log=lambda l: 2.0 - 2.0 * exp_lin(-l),
+        activation=lambda v: 1.0 - exp_lin(-v),
+        conj_activation=lambda v: 2.0 - 2.0 * exp_lin(-v / 2.0),
+    )
+
+
+_REGISTRY: dict[str, Callable[..., Divergence]] = {
+    "kl": _kl,
+    "js": _js,
+    "pearson": _pearson,
+    "sh": _sh,
+    "tsallis": _tsallis,
+    "vlc": _vlc,
+    "rkl": _rkl,
+    "neyman": _neyman,
+}
+
+
+def names() -> tuple[str, ...]:
+    """Names of every divergence, in the paper's order (the failing RKL and Neyman last)."""
+    return tuple(_REGISTRY)
+
+
+def get(name: str | Divergence, **params: float) -> Divergence:
+    """The divergence called ``name``; ``get("tsallis", beta=3.0)`` sets the Tsallis order."""
+    if isinstance(name, Divergence):
+        return name
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown divergence {name!r}; allowed: {', '.join(names())}")
+    if params and name != "tsallis":
+        raise ValueError(f"divergence {name!r} takes no parameters, got {sorted(params)}")
+    if set(params) - {"beta"}:
+        raise ValueError(f"tsallis takes only 'beta', got {sorted(params)}")
+    return _REGISTRY[name](**params)
+
+
+def table() -> str:
+    """The objectives table (name, f, A(d), B(d), uniformity guaranteed), built from the registry."""
+    rows = [("name", "f(u)", "A(d) = f'(G)", "B(d) = f*(f'(G))", "h on [0,4]", "uniformity")]
+    for n in names():
+        div = get(n)
+        rows.append((n, div.f_text, div.A_text, div.B_text, div.h_shape,
+                     "yes" if div.uniformity_guaranteed else "no"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the objectives table: ``python -m fmicl_core.divergences``."""
+    print("f-MICL objectives: G = mu exp(-c d), d = ||x - y||^2 in [0, 4], c = 1/(2 sigma^2)")
+    print("loss = -mean_pos A(d+) + alpha * mean_neg B(d-)   (defaults c = 1, mu = 1, alpha = 40)\n")
+    print(table())
+
+
+if __name__ == "__main__":
+    main()

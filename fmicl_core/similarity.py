@@ -1,0 +1,114 @@
+"""Similarities of f-MICL: the f-Gaussian similarity and cosine similarity with temperature.
+
+Both turn L2-normalised embeddings into *logits* (``log G`` for the f-Gaussian, ``x.y / tau`` for
+cosine) and the logits into the two per-pair terms of the objective: the score ``s(x, y)`` of
+positive pairs and the penalty ``f*(s(x, y))`` of negative pairs (spec ``fmicl_paper.md`` §1, §3).
+
+- f-Gaussian: ``s_f = f'(G)`` with ``G = mu exp(-d / (2 sigma^2))`` and ``d = ||x - y||^2 = 2 - 2 g``.
+- cosine: ``s = g_f(g / tau)`` where ``g_f`` is the f-GAN output activation of the divergence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from fmicl_core.divergences import Divergence
+
+__all__ = ["Cosine", "FGaussian", "Similarity", "get", "names", "squared_distance"]
+
+
+def squared_distance(g: Tensor) -> Tensor:
+    """``||x - y||^2 = 2 - 2 x.y`` for unit vectors, clamped to [0, 4] against rounding."""
+    return (2.0 - 2.0 * g).clamp(0.0, 4.0)
+
+
+def _positive(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > 0")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class FGaussian:
+    """f-Gaussian similarity ``s_f = f'(mu exp(-||x - y||^2 / (2 sigma^2)))`` (paper eq. for s_f)."""
+
+    sigma: float = 1.0 / math.sqrt(2.0)
+    mu: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("sigma", self.sigma)
+        _positive("mu", self.mu)
+
+    @property
+    def c(self) -> float:
+        """The kernel's precision ``c = 1 / (2 sigma^2)`` (1 for the paper's vision runs)."""
+        return 1.0 / (2.0 * self.sigma**2)
+
+    def logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``log G(||a_i - b_j||^2) = log mu - 2c + 2c a_i.b_j`` for every pair, in one fused GEMM."""
+        offset = torch.tensor(math.log(self.mu) - 2.0 * self.c, dtype=a.dtype, device=a.device)
+        return torch.addmm(offset, a, b.T, alpha=2.0 * self.c)
+
+    def paired_logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``log G(||a_i - b_i||^2)`` for the row-wise pairs, with the distance clamped to [0, 4]."""
+        return math.log(self.mu) - self.c * squared_distance((a * b).sum(1))
+
+    def positive(self, div: Divergence, logits: Tensor) -> Tensor:
+        """``A = f'(G)`` for positive pairs."""
+        return div.pos_log(logits)
+
+    def negative(self, div: Divergence, logits: Tensor) -> Tensor:
+        """``B = f*(f'(G))`` for negative pairs."""
+        return div.neg_log(logits)
+
+
+@dataclass(frozen=True)
+class Cosine:
+    """Cosine similarity with temperature, ``s = g_f(x.y / tau)`` (f-GAN output activation)."""
+
+    temperature: float = 0.5
+
+    def __post_init__(self) -> None:
+        _positive("temperature", self.temperature)
+
+    def logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``a_i.b_j / tau`` for every pair."""
+        return torch.mm(a, b.T / self.temperature)
+
+    def paired_logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``a_i.b_i / tau`` for the row-wise pairs."""
+        return (a * b).sum(1) / self.temperature
+
+    def positive(self, div: Divergence, logits: Tensor) -> Tensor:
+        """``g_f(v)`` for positive pairs."""
+        return div.activation(logits)
+
+    def negative(self, div: Divergence, logits: Tensor) -> Tensor:
+        """``f*(g_f(v))`` for negative pairs."""
+        return div.conj_activation(logits)
+
+
+Similarity = FGaussian | Cosine
+
+_NAMES = ("gaussian", "cosine")
+
+
+def names() -> tuple[str, ...]:
+    """Names accepted by :func:`get`."""
+    return _NAMES
+
+
+def get(name: str, sigma: float = 1.0 / math.sqrt(2.0), mu: float = 1.0,
+        temperature: float = 0.5) -> Similarity:
+    """The similarity ``name`` ("gaussian" uses sigma and mu, "cosine" uses temperature)."""
+    for key, value in (("sigma", sigma), ("mu", mu), ("temperature", temperature)):
+        _positive(key, value)
+    if name == "gaussian":
+        return FGaussian(sigma=sigma, mu=mu)
+    if name == "cosine":
+        return Cosine(temperature=temperature)
+    raise ValueError(f"unknown similarity {name!r}; allowed: {', '.join(_NAMES)}")
