@@ -14,7 +14,7 @@ from typing import Callable
 import torch.nn.functional as F
 from torch import Tensor
 
-from fmicl_core import divergences, losses
+from fmicl_core import alpha_cl, divergences, losses
 
 __all__ = ["Objective", "make", "names"]
 
@@ -73,11 +73,23 @@ def _dv_kl(sigma: float = losses.DEFAULT_SIGMA, mu: float = 1.0, gather_all: boo
     return Objective("dv_kl", fn, False, dict(sigma=sigma, mu=mu))
 
 
+def _alpha_cl(kind: str) -> Callable[..., Objective]:
+    """Tian's dual2 alpha-CL loss with ``kind`` weights (temperature, alpha_exponent, alpha_eps)."""
+    def build(**hyper: object) -> Objective:
+        fn, used = alpha_cl.loss_fn(kind, **hyper)
+        return Objective(f"acl_{kind}", fn, False, used)
+
+    return build
+
+
 BASELINES: dict[str, Callable[..., Objective]] = {
     "infonce": _infonce,
     "au": _au,
     "spectral": _spectral,
     "dv_kl": _dv_kl,
+    "acl_exp": _alpha_cl("exp"),
+    "acl_quadratic": _alpha_cl("quadratic"),
+    "acl_inverse": _alpha_cl("inverse"),
 }
 
 

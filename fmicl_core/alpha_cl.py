@@ -1,0 +1,124 @@
+"""The alpha-CL losses of Tian (NeurIPS 2022, "Understanding Deep Contrastive Learning via
+Coordinate-wise Optimization") as training objectives (spec ``theory_papers.md`` §2.2-§2.3).
+
+Distances are Tian's half squared distances of L2-normalised embeddings,
+``d2_ij = ||z_i - z_j||^2 / 2 = 1 - cos(z_i, z_j)``. The min player picks pairwise importance weights
+``alpha`` from the negative distances (under no-grad); the max player descends the "dual2" loss
+
+    L = (1 / tau) * mean_i  sum_{j != i, i'} alpha~_ij (d2_i - d2_ij),
+    alpha~_ij = w_ij / (sum_k w_ik + eps_alpha (2N - 2))                (spec §2.3)
+
+over the 2N views of a SimCLR batch (each view is an anchor; its positive is the other view of the
+same sample; its 2N - 2 negatives are the views of the other samples). Weights ``w``:
+
+- ``exp``: ``w_ij = exp(-(d2_ij)^e / tau)``; e = 1 is InfoNCE's Gibbs weight (p = 2), e = 2 is the
+  paper's "p = 4" loss (``alpha_exponent = p / 2``);
+- ``quadratic``: the min player with the regulariser ``tau/2 ||alpha_i||^2`` on the simplex, i.e.
+  the Euclidean projection of ``-d2_i / tau`` onto the simplex (sparse: far negatives get 0);
+- ``inverse``: ``w_ij = (d2_ij + tau)^(-q)`` with ``q = alpha_exponent``.
+
+The ``1 / tau`` factor makes the gradient of the ``exp`` loss with e = 1 and eps_alpha = 0 equal to
+that of InfoNCE without the positive in the denominator (a test checks this).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+import torch.nn.functional as F
+
+from fmicl_core.losses import check_embeddings
+
+__all__ = ["WEIGHTS", "alpha_cl_loss", "alpha_weights", "dual2_normalise", "loss_fn",
+           "simplex_projection", "two_view_distances"]
+
+WEIGHTS = ("exp", "quadratic", "inverse")
+DEFAULT_EXPONENT = {"exp": 2.0, "quadratic": 1.0, "inverse": 1.0}  # exp: the paper's p = 4
+
+
+def simplex_projection(v: Tensor) -> Tensor:
+    """Row-wise Euclidean projection onto the probability simplex (Held et al. 1974; Duchi et al.
+    2008): ``[v_j - theta]_+`` with the threshold ``theta`` making each row sum to one."""
+    k = v.shape[-1]
+    u, _ = torch.sort(v, dim=-1, descending=True)
+    css = u.cumsum(-1) - 1.0
+    ks = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
+    active = (u - css / ks) > 0
+    rho = active.to(v.dtype).cumsum(-1).argmax(-1, keepdim=True)  # last active index
+    theta = css.gather(-1, rho) / (rho + 1).to(v.dtype)
+    return (v - theta).clamp(min=0.0)
+
+
+def _check(name: str, value: float, low: float = 0.0, strict: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and (value > low if strict else value >= low)
+    if not ok:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number "
+                         f"{'>' if strict else '>='} {low:g}")
+
+
+def alpha_weights(d2_neg: Tensor, kind: str = "exp", temperature: float = 0.5,
+                  alpha_exponent: float = 2.0) -> Tensor:
+    """Unnormalised min-player weights ``w_ij`` from the negative distances ``d2_neg`` (rows = anchors),
+    spec §2.3; ``quadratic`` returns the simplex projection (rows already sum to one)."""
+    _check("temperature", temperature)
+    _check("alpha_exponent", alpha_exponent)
+    if kind == "exp":
+        return torch.exp(-d2_neg.clamp(min=0.0).pow(alpha_exponent) / temperature)
+    if kind == "quadratic":
+        return simplex_projection(-d2_neg / temperature)
+    if kind == "inverse":
+        return (d2_neg.clamp(min=0.0) + temperature).pow(-alpha_exponent)
+    raise ValueError(f"unknown alpha weights {kind!r}; allowed: {', '.join(WEIGHTS)}")
+
+
+def dual2_normalise(w: Tensor, alpha_eps: float = 0.0) -> Tensor:
+    """``alpha~_ij = w_ij / (sum_k w_ik + eps_alpha * K)`` with K the number of negatives per row."""
+    _check("alpha_eps", alpha_eps, strict=False)
+    return w / (w.sum(-1, keepdim=True) + alpha_eps * w.shape[-1])
+
+
+def two_view_distances(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+    """Half squared distances ``1 - cos`` of the 2N views: positives (2N,) and negatives (2N, 2N - 2)
+    (each row without the anchor itself and its positive)."""
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    n2 = z.shape[0]
+    n = n2 // 2
+    d2 = 1.0 - z @ z.T
+    idx = torch.arange(n2, device=z.device)
+    partner = (idx + n) % n2
+    d2_pos = d2[idx, partner]
+    keep = torch.ones(n2, n2, dtype=torch.bool, device=z.device)
+    keep[idx, idx] = False
+    keep[idx, partner] = False
+    return d2_pos, d2[keep].view(n2, n2 - 2)
+
+
+def alpha_cl_loss(z1: Tensor, z2: Tensor, kind: str = "exp", temperature: float = 0.5,
+                  alpha_exponent: float = 2.0, alpha_eps: float = 0.0) -> Tensor:
+    """The dual2 alpha-CL loss (module docstring) of two (N, d) batches of views; to minimise."""
+    check_embeddings(z1, z2)
+    d2_pos, d2_neg = two_view_distances(z1, z2)
+    with torch.no_grad():
+        alpha = dual2_normalise(alpha_weights(d2_neg, kind, temperature, alpha_exponent), alpha_eps)
+    return (alpha * (d2_pos[:, None] - d2_neg)).sum(1).mean() / temperature
+
+
+def loss_fn(kind: str, temperature: float = 0.5, alpha_exponent: float | None = None,
+            alpha_eps: float = 0.0, **_: object):
+    """``(fn(z1, z2), hyper)`` for the objective registry: the dual2 loss with weights ``kind`` and
+    its hyper-parameters checked now (unused keywords are ignored, as in ``objectives.make``)."""
+    if kind not in WEIGHTS:
+        raise ValueError(f"unknown alpha weights {kind!r}; allowed: {', '.join(WEIGHTS)}")
+    exponent = DEFAULT_EXPONENT[kind] if alpha_exponent is None else alpha_exponent
+    _check("temperature", temperature)
+    _check("alpha_exponent", exponent)
+    _check("alpha_eps", alpha_eps, strict=False)
+    hyper = dict(temperature=temperature, alpha_exponent=exponent, alpha_eps=alpha_eps)
+
+    def fn(z1: Tensor, z2: Tensor) -> Tensor:
+        return alpha_cl_loss(z1, z2, kind, **hyper)
+
+    return fn, hyper
