@@ -228,7 +228,7 @@ def _masked_logits(lay: _Layout, scale: float, mask_positive: bool) -> Tensor:
     logits = _full_precision(torch.mm(lay.rows, lay.cols.T * scale))
     ar = torch.arange(lay.rows.shape[0], device=logits.device)
     for idx in lay.excluded[: len(lay.excluded) if mask_positive else 1]:
-        logits = logits.index_put((ar, idx), torch.tensor(-math.inf, device=logits.device))
+        logits = logits.index_put((ar, idx), torch.tensor(-math.inf, dtype=logits.dtype, device=logits.device))
     return logits
 
 
