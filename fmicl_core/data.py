@@ -1,0 +1,220 @@
+"""Datasets as whole uint8 tensors, and the two-view dataset of the per-sample pipeline.
+
+``load_dataset(name, root, train, download, **options) -> ImageData`` returns every image of one split
+as a single ``uint8`` tensor ``(N, C, H, W)`` with ``int64`` labels, small enough for CIFAR/STL to live
+on the GPU, where :mod:`fmicl_core.augment` draws the positive pairs (two augmentations of one image,
+spec ``fmicl_paper.md`` section 1) in batches.
+
+Names (``names()``):
+
+- ``digits``: scikit-learn's bundled 8x8 digits, 1 channel, intensities 0..16 mapped to 0..255; the
+  train/test split is a fixed stratified split (20 % test, seed 0): 1437 train and 360 test images.
+- ``cifar10``, ``cifar100``, ``stl10``: torchvision's readers of the official archives under ``root``;
+  ``download=True`` fetches them. ``verify=False`` skips torchvision's md5 checks (re-packed archives).
+  ``stl10`` options: ``unlabeled=True`` adds the 100k unlabeled images to the train split (label -1).
+- ``imagefolder``: ``path`` to a folder of class sub-folders (``torchvision.datasets.ImageFolder``);
+  ``path/train`` and ``path/test`` (or ``path/val``) are used when present, otherwise the same
+  stratified 80/20 split as digits. ``image_size`` resizes (shorter side) and centre-crops to a square;
+  without it all images must already share one size.
+- ``synthetic``: random uint8 images for throughput runs; options ``shape=(3, 32, 32)``, ``size``
+  (default 1024 train / 256 test), ``num_classes=10``, ``seed=0``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+__all__ = ["ImageData", "TwoViews", "load_dataset", "names", "TEST_FRACTION"]
+
+TEST_FRACTION = 0.2
+"""Test share of the fixed stratified split (digits, imagefolder without a train/test layout)."""
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """One split: ``images`` uint8 ``(N, C, H, W)``, ``labels`` int64 ``(N,)`` (-1 = unlabeled)."""
+
+    images: Tensor
+    labels: Tensor
+    num_classes: int
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} "
+                             f"{tuple(self.images.shape)}")
+        if self.labels.dtype != torch.int64 or self.labels.shape != self.images.shape[:1]:
+            raise ValueError(f"labels must be int64 ({self.images.shape[0]},), got {self.labels.dtype} "
+                             f"{tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        """Height of the (square) images."""
+        return self.images.shape[2]
+
+    def to(self, device: torch.device | str) -> ImageData:
+        """The same split with images and labels on ``device``."""
+        return ImageData(self.images.to(device), self.labels.to(device), self.num_classes, self.name)
+
+
+class TwoViews(Dataset):
+    """``(transform(x), transform(x), label)`` per image: the per-sample DataLoader pipeline."""
+
+    def __init__(self, data: ImageData, transform: Callable[[Tensor], Tensor]) -> None:
+        self.images, self.labels, self.transform = data.images.cpu(), data.labels.cpu(), transform
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor]:
+        image = self.images[index]
+        return self.transform(image), self.transform(image), self.labels[index]
+
+
+def _stratified_split(labels: np.ndarray, train: bool) -> np.ndarray:
+    """Indices of the fixed stratified train/test split (``TEST_FRACTION``, seed 0)."""
+    from sklearn.model_selection import train_test_split
+
+    train_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=TEST_FRACTION,
+                                           stratify=labels, random_state=0)
+    return np.sort(train_idx if train else test_idx)
+
+
+def _from_numpy(images: np.ndarray, labels: np.ndarray, num_classes: int, name: str) -> ImageData:
+    return ImageData(torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)),
+                     torch.as_tensor(np.asarray(labels), dtype=torch.int64), num_classes, name)
+
+
+def _digits(root: str, train: bool, download: bool) -> ImageData:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
+    idx = _stratified_split(bunch.target, train)
+    return _from_numpy(images[idx], bunch.target[idx], 10, "digits")
+
+
+def _unverified(cls: type) -> type:
+    """A torchvision CIFAR reader with its md5 checks off (file existence is still checked)."""
+    return type(cls.__name__ + "Unverified", (cls,), {
+        "train_list": [[f, None] for f, _ in cls.train_list],
+        "test_list": [[f, None] for f, _ in cls.test_list],
+        "meta": {**cls.meta, "md5": None},
+    })
+
+
+def _torchvision(name: str, build: Callable[[], object]) -> object:
+    try:
+        return build()
+    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted ..."
+        raise ValueError(f"dataset {name!r} not found or corrupt ({err}); pass download=True "
+                         f"(python -m fmicl_core.train --download) to fetch it") from None
+
+
+def _cifar(name: str, root: str, train: bool, download: bool, verify: bool = True) -> ImageData:
+    from torchvision import datasets
+
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    cls = cls if verify else _unverified(cls)
+    ds = _torchvision(name, lambda: cls(root, train=train, download=download))
+    return _from_numpy(ds.data.transpose(0, 3, 1, 2), ds.targets, len(ds.classes), name)
+
+
+def _stl10(root: str, train: bool, download: bool, unlabeled: bool = False) -> ImageData:
+    from torchvision import datasets
+
+    split = ("train+unlabeled" if unlabeled else "train") if train else "test"
+    ds = _torchvision("stl10", lambda: datasets.STL10(root, split=split, download=download))
+    return _from_numpy(ds.data, ds.labels, 10, "stl10")
+
+
+def _read_folder(folder: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    from torchvision import datasets
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    from torchvision.transforms.v2 import functional as TF
+
+    if not folder.is_dir():
+        raise ValueError(f"imagefolder path {str(folder)!r} is not a folder")
+    ds = datasets.ImageFolder(str(folder), loader=lambda p: p)
+    images = []
+    for path, _ in ds.samples:
+        image = decode_image(read_file(path), mode=ImageReadMode.RGB)
+        if image_size is not None:
+            image = TF.center_crop(TF.resize(image, image_size, antialias=True), image_size)
+        images.append(image)
+    shapes = {tuple(x.shape) for x in images}
+    if len(shapes) != 1:
+        raise ValueError(f"imagefolder images under {str(folder)!r} have sizes {sorted(shapes)[:3]}...; "
+                         f"pass image_size to resize them")
+    return torch.stack(images).numpy(), np.asarray(ds.targets), len(ds.classes)
+
+
+def _imagefolder(root: str, train: bool, download: bool, path: str | os.PathLike | None = None,
+                 image_size: int | None = None) -> ImageData:
+    if path is None:
+        raise ValueError("dataset 'imagefolder' needs the option path=<folder of class sub-folders>")
+    path = Path(path)
+    test_dir = next((path / s for s in ("test", "val") if (path / s).is_dir()), None)
+    if (path / "train").is_dir() and test_dir is not None:
+        images, labels, k = _read_folder(path / "train" if train else test_dir, image_size)
+        return _from_numpy(images, labels, k, "imagefolder")
+    images, labels, k = _read_folder(path, image_size)
+    idx = _stratified_split(labels, train)
+    return _from_numpy(images[idx], labels[idx], k, "imagefolder")
+
+
+def _synthetic(root: str, train: bool, download: bool, shape: tuple[int, int, int] = (3, 32, 32),
+               size: int | None = None, num_classes: int = 10, seed: int = 0) -> ImageData:
+    size = (1024 if train else 256) if size is None else size
+    if size < 1 or num_classes < 1 or len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"synthetic needs size >= 1, num_classes >= 1 and shape (C, H, W), got "
+                         f"size={size}, num_classes={num_classes}, shape={shape}")
+    gen = torch.Generator().manual_seed(2 * seed + (0 if train else 1))
+    images = torch.randint(0, 256, (size, *shape), generator=gen, dtype=torch.uint8)
+    labels = torch.randint(0, num_classes, (size,), generator=gen)
+    return ImageData(images, labels, num_classes, "synthetic")
+
+
+_LOADERS: dict[str, Callable[..., ImageData]] = {
+    "digits": _digits,
+    "cifar10": partial(_cifar, "cifar10"),
+    "cifar100": partial(_cifar, "cifar100"),
+    "stl10": _stl10,
+    "imagefolder": _imagefolder,
+    "synthetic": _synthetic,
+}
+
+
+def names() -> list[str]:
+    """The dataset names ``load_dataset`` accepts."""
+    return list(_LOADERS)
+
+
+def load_dataset(name: str, root: str | os.PathLike = "data", train: bool = True, download: bool = False,
+                 **options) -> ImageData:
+    """One split of dataset ``name`` as uint8 tensors (see the module docstring for the options)."""
+    if name not in _LOADERS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {names()}")
+    loader = _LOADERS[name]
+    allowed = list(inspect.signature(loader).parameters)[3:]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"dataset {name!r} does not take option(s) {unknown}; allowed: {allowed}")
+    return loader(str(root), train, download, **options)
