@@ -90,11 +90,6 @@ class Divergence:
         return self.neg_log(math.log(mu) - c * d)
 
 
-def _vlc_p(l: Tensor) -> Tensor:
-    """``1 / (1 + G)`` for ``G = e^l``, i.e. ``sigmoid(-l)``."""
-    return torch.sigmoid(-l)
-
-
 def _kl() -> Divergence:
     return Divergence(
         name="kl", title="Kullback-Leibler", f_text="u log u",
@@ -180,12 +175,10 @@ def _tsallis(beta: float = 2.0) -> Divergence:
 
 def _vlc() -> Divergence:
     def pos(l: Tensor) -> Tensor:
-        p = _vlc_p(l)
-        return (1.0 - 2.0 * p) * (1.0 + 2.0 * p)  # 1 - 4/(1+G)^2
+        return 1.0 - 4.0 * torch.sigmoid(-l) ** 2  # 1 - 4/(1+G)^2
 
     def neg(l: Tensor) -> Tensor:
-        p = _vlc_p(l)
-        return (3.0 - 2.0 * p) * (1.0 - 2.0 * p)  # 3 - (8G + 4)/(1+G)^2
+        return 4.0 * torch.sigmoid(l) ** 2 - 1.0  # 3 - (8G + 4)/(1+G)^2 = 4 G^2/(1+G)^2 - 1
 
     return Divergence(
         name="vlc", title="Vincze-Le Cam", f_text="(u - 1)^2 / (u + 1)",

@@ -93,14 +93,15 @@ def _layout(z1: Tensor, z2: Tensor, negatives: str, queue: Tensor | None, gather
     """Rows are local anchors; columns are gathered across ranks when ``gather_all`` (DDP)."""
     n = z1.shape[0]
     rank, world = rank_and_world() if gather_all else (0, 1)
-    g = gather if gather_all else (lambda z: z)
+    g = gather if world > 1 else (lambda z: z)
     local = torch.arange(n, device=z1.device) + rank * n
     if queue is not None:
         return _Layout(z1, queue, ())
     if negatives == "two_view":
         view2 = local + world * n
-        return _Layout(torch.cat([z1, z2]), torch.cat([g(z1), g(z2)]),
-                       (torch.cat([local, view2]), torch.cat([view2, local])))
+        rows = torch.cat([z1, z2])
+        cols = rows if world == 1 else torch.cat([g(z1), g(z2)])  # `rows is cols`: symmetric Gram
+        return _Layout(rows, cols, (torch.cat([local, view2]), torch.cat([view2, local])))
     if negatives == "one_view":
         return _Layout(z1, g(z1), (local,))
     if negatives == "cross":

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from fmicl_core.divergences import Divergence
+from fmicl_core.gram import affine_gram
 
 __all__ = ["Cosine", "FGaussian", "Similarity", "get", "names", "squared_distance"]
 
@@ -50,8 +50,7 @@ class FGaussian:
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``log G(||a_i - b_j||^2) = log mu - 2c + 2c a_i.b_j`` for every pair, in one fused GEMM."""
-        offset = torch.tensor(math.log(self.mu) - 2.0 * self.c, dtype=a.dtype, device=a.device)
-        return torch.addmm(offset, a, b.T, alpha=2.0 * self.c)
+        return affine_gram(a, b, 2.0 * self.c, math.log(self.mu) - 2.0 * self.c)
 
     def paired_logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``log G(||a_i - b_i||^2)`` for the row-wise pairs, with the distance clamped to [0, 4]."""
@@ -77,7 +76,7 @@ class Cosine:
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``a_i.b_j / tau`` for every pair."""
-        return torch.mm(a, b.T / self.temperature)
+        return affine_gram(a, b, 1.0 / self.temperature)
 
     def paired_logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``a_i.b_i / tau`` for the row-wise pairs."""

@@ -1,0 +1,98 @@
+"""Forward+backward time of ``fmicl_loss`` for every divergence, as ratios against references timed
+in the same run: (a) NT-Xent written as lightly's ``NTXentLoss`` does (cross-entropy over the
+2N x (2N-1) logits) and (b) the floor, one forward 2N x 2N Gram product.
+
+    python benchmarks/bench_loss.py [--device cpu|cuda] [--reps 30] [--batch 256 512] [--dim 128 512]
+
+Targets: every divergence at most 1.0x NT-Xent and at most 4x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from fmicl_core import divergences
+from fmicl_core.losses import fmicl_loss, infonce_loss
+
+
+def nt_xent_reference(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """NT-Xent as lightly's NTXentLoss computes it: normalise, 2N x 2N logits, drop the diagonal,
+    cross-entropy with the partner view as the label."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n2 = z.shape[0]
+    n = n2 // 2
+    logits = (z @ z.T / temperature)[~torch.eye(n2, dtype=torch.bool, device=z.device)].view(n2, n2 - 1)
+    labels = torch.cat([torch.arange(n, 2 * n) - 1, torch.arange(n)]).to(z.device)
+    return F.cross_entropy(logits, labels)
+
+
+def gram_floor(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    z = torch.cat([z1, z2])
+    return z @ z.T
+
+
+def median_ms(fn, z1, z2, reps: int, backward: bool) -> float:
+    def once() -> float:
+        a = z1.detach().requires_grad_(backward)
+        b = z2.detach().requires_grad_(backward)
+        if z1.is_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = fn(a, b)
+        if backward:
+            out.backward()
+        if z1.is_cuda:
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) * 1e3
+
+    for _ in range(max(3, reps // 5)):
+        once()
+    return statistics.median(once() for _ in range(reps))
+
+
+def run(device: str, batches: list[int], dims: list[int], reps: int) -> list[dict]:
+    rows = []
+    for n in batches:
+        for d in dims:
+            g = torch.Generator().manual_seed(0)
+            z1 = torch.randn(n, d, generator=g).to(device)
+            z2 = torch.randn(n, d, generator=g).to(device)
+            floor = median_ms(gram_floor, z1, z2, reps, backward=False)
+            ref = median_ms(nt_xent_reference, z1, z2, reps, backward=True)
+            candidates = {"infonce (ours)": lambda a, b: infonce_loss(a, b, 0.5)}
+            candidates.update({name: (lambda a, b, name=name: fmicl_loss(a, b, name))
+                               for name in divergences.names()})
+            for label, fn in candidates.items():
+                ms = median_ms(fn, z1, z2, reps, backward=True)
+                rows.append(dict(batch=n, dim=d, objective=label, ms=ms, vs_ntxent=ms / ref,
+                                 vs_floor=ms / floor, ntxent_ms=ref, floor_ms=floor))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="device to time on (default: cuda when available, else cpu)")
+    p.add_argument("--batch", type=int, nargs="+", default=[256, 512], help="batch sizes N")
+    p.add_argument("--dim", type=int, nargs="+", default=[128, 512], help="embedding dimensions d")
+    p.add_argument("--reps", type=int, default=30, help="timed repetitions per entry (median)")
+    args = p.parse_args(argv)
+    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
+    rows = run(args.device, args.batch, args.dim, args.reps)
+    print(f"{'N':>4} {'d':>4} {'objective':<15} {'ms':>8} {'x NT-Xent':>10} {'x floor':>8}"
+          f" {'NT-Xent ms':>11} {'floor ms':>9}")
+    for r in rows:
+        print(f"{r['batch']:>4} {r['dim']:>4} {r['objective']:<15} {r['ms']:>8.2f} {r['vs_ntxent']:>10.2f}"
+              f" {r['vs_floor']:>8.2f} {r['ntxent_ms']:>11.2f} {r['floor_ms']:>9.2f}")
+    fm = [r for r in rows if r["objective"] in divergences.names()]
+    print(f"worst f-MICL divergence: {max(r['vs_ntxent'] for r in fm):.2f}x NT-Xent (target <= 1.0), "
+          f"{max(r['vs_floor'] for r in fm):.2f}x floor (target <= 4)")
+
+
+if __name__ == "__main__":
+    main()
