@@ -95,7 +95,13 @@ class Claim:
 
 
 def claims_table(rows: list[Claim]) -> str:
-    """A markdown table "claim | paper's number | this run's number | config"."""
+    """A markdown table "claim | paper's number | this run's number | config".
+
+    Under ``analysis.reproduce`` (which sets ``FMICL_NOTEBOOK`` to the notebook's name) the rows are
+    also saved as ``figures/claims_<notebook>.json`` for ``figures/REPORT.md``."""
+    notebook = os.environ.get("FMICL_NOTEBOOK")
+    if notebook:
+        save_json(figures_dir() / f"claims_{notebook}.json", rows)
     lines = ["| claim | paper's number | this run's number | config |", "|---|---|---|---|"]
     for r in rows:
         cells = (r.claim, r.paper, r.this_run, r.config)

@@ -1,0 +1,145 @@
+"""Reproduce everything: run every notebook headless and write ``figures/REPORT.md``.
+
+    python -m analysis.reproduce [--full] [--only NAME ...] [--timeout SECONDS]
+
+Each notebook in ``notebooks/`` runs in a fresh kernel (nbclient) from its own folder, in quick mode
+unless ``--full`` (which sets ``QUICK = False`` in the cell tagged ``parameters``). Notebooks write
+their figures and JSON into ``figures/`` and their closing claims into ``figures/claims_<name>.json``;
+REPORT.md gathers one row per claim with the notebook's runtime. A failing notebook is reported with
+its cell and error, and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from tqdm import tqdm
+
+from analysis.outputs import figures_dir
+
+__all__ = ["NotebookRun", "list_notebooks", "main", "run_notebook", "write_report"]
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+_QUICK = re.compile(r"^QUICK\s*=\s*True\b", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """The outcome of one notebook: ``error`` is empty on success."""
+
+    name: str
+    seconds: float
+    error_cell: int | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def list_notebooks(only: list[str] | None = None) -> list[Path]:
+    """The paired ``.ipynb`` notebooks, or those whose name starts with one of ``only``."""
+    paths = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    if only:
+        chosen = [p for p in paths if any(p.stem.startswith(o) or p.stem == o for o in only)]
+        missing = [o for o in only if not any(p.stem.startswith(o) for p in paths)]
+        if missing:
+            raise ValueError(f"no notebook named {missing}; available: {', '.join(p.stem for p in paths)}")
+        return chosen
+    return paths
+
+
+def _set_mode(nb: nbformat.NotebookNode, full: bool) -> None:
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1 or not _QUICK.search(cells[0].source):
+        raise ValueError(f"expected one cell tagged 'parameters' containing 'QUICK = True', found {len(cells)}")
+    if full:
+        cells[0].source = _QUICK.sub("QUICK = False", cells[0].source)
+
+
+def run_notebook(path: Path, full: bool = False, timeout: int = 1200) -> NotebookRun:
+    """Execute one notebook cell by cell; outputs are not written back to the file."""
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    os.environ["FMICL_NOTEBOOK"] = path.stem
+    index = None
+    try:
+        _set_mode(nb, full)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+    except (CellExecutionError, ValueError, RuntimeError, TimeoutError) as err:
+        lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+        return NotebookRun(path.stem, time.perf_counter() - start, index, lines[-1] if lines else repr(err))
+    finally:
+        os.environ.pop("FMICL_NOTEBOOK", None)
+    return NotebookRun(path.stem, time.perf_counter() - start)
+
+
+def write_report(runs: list[NotebookRun], full: bool, folder: Path | None = None) -> Path:
+    """``REPORT.md``: the notebooks' status and runtime, then one row per claim."""
+    folder = folder or figures_dir()
+    mode = "full" if full else "quick"
+    lines = [f"# Reproduction report ({mode} mode)", "",
+             "Written by `python -m analysis.reproduce`; every number below comes from that run.", "",
+             "| notebook | status | runtime (s) |", "|---|---|---|"]
+    for r in runs:
+        status = "ok" if r.ok else f"FAILED at cell {r.error_cell}: {r.error}"
+        lines.append(f"| {r.name} | {status.replace('|', '/')} | {r.seconds:.0f} |")
+    lines += ["", "| claim | source | paper's number | this run's number | config | runtime (s) |",
+              "|---|---|---|---|---|---|"]
+    for r in runs:
+        claims = folder / f"claims_{r.name}.json"
+        if not r.ok or not claims.exists():
+            continue
+        for row in json.loads(claims.read_text()):
+            cells = [row["claim"], r.name, row["paper"], row["this_run"], row["config"], f"{r.seconds:.0f}"]
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    total = sum(r.seconds for r in runs)
+    lines += ["", f"Total runtime: {total:.0f} s for {len(runs)} notebooks."]
+    path = folder / "REPORT.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--full", action="store_true", help="paper-scale settings (QUICK = False; GPU advised)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (name or prefix, e.g. 02)")
+    p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
+    args = p.parse_args(argv)
+    try:
+        paths = list_notebooks(args.only)
+    except ValueError as err:
+        p.error(str(err))
+    runs = []
+    bar = tqdm(paths, unit="notebook")
+    for path in bar:
+        bar.set_description(path.stem)
+        stale = figures_dir() / f"claims_{path.stem}.json"
+        stale.unlink(missing_ok=True)
+        runs.append(run_notebook(path, args.full, args.timeout))
+        if not runs[-1].ok:
+            tqdm.write(f"{path.stem}: FAILED at cell {runs[-1].error_cell}: {runs[-1].error}")
+    report = write_report(runs, args.full)
+    failed = [r.name for r in runs if not r.ok]
+    print(f"{len(runs) - len(failed)}/{len(runs)} notebooks ran; report: {report}; "
+          f"total {sum(r.seconds for r in runs):.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · The objectives zoo
+#
+# Table 1 of f-MICL (every f-divergence: f, the positive score A(d) = f'(G) and the negative
+# penalty B(d) = f*(f'(G)) over the squared distance d in [0, 4]), the relations of Figure 3
+# checked numerically, and cosine vs. f-Gaussian similarity. Everything comes from
+# `fmicl_core.divergences` and `analysis.objectives_zoo`.
+
+# %% tags=["parameters"]
+QUICK = True  # CI mode; the full mode only uses more random batches
+BATCHES = 50 if QUICK else 1000
+C = 1.0  # (2 sigma^2)^-1, the paper's vision setting
+TEMPERATURE = 0.5
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import Markdown, display
+
+from analysis import objectives_zoo as zoo
+from analysis.outputs import Claim, claims_table, save_figure
+from fmicl_core import divergences as D
+
+print(D.table())
+
+# %% [markdown]
+# ## Table 1 as curves
+# Every B is decreasing in d (f* and f' increase, G decreases). The uniformity theorem needs
+# h = B strictly convex on [0, 4]: true for KL, JS, Pearson, SH, Tsallis and VLC; RKL's h is
+# linear and Neyman's concave.
+
+# %%
+curves = zoo.term_curves(C)
+cosine = zoo.cosine_vs_gaussian(TEMPERATURE, C)
+fig = zoo.plot_zoo(curves, cosine)
+plt.show()
+
+# %% [markdown]
+# ## The relations of Figure 3
+# Residuals of the identities over random batches (float64): KL + f-Gaussian is alignment plus
+# un-logged uniformity; its DV shift is Wang & Isola's alignment-uniformity; chi^2 with the
+# inner-product ratio is the spectral loss; and the Jensen gap InfoNCE - DV-shifted KL is >= 0.
+
+# %%
+cases = zoo.special_case_residuals(BATCHES, c=C)
+cases
+
+# %% [markdown]
+# ## The corrected VLC entry
+# The paper prints f*(f'(u)) = 3 - 4/(u+1); the Fenchel-Young equality u f'(u) - f(u) gives
+# 3 - (8u+4)/(u+1)^2, which is 0 at u = 1 as it must be (f(1) = 0).
+
+# %%
+vlc = D.get("vlc")
+u = torch.tensor([1.0], dtype=torch.float64)
+vlc_right = float(u * vlc.f_prime(u) - vlc.f(u))
+vlc_paper = float(3 - 4 / (u + 1))
+outside = {n: v["raw_outside_domain"] for n, v in cosine.items()}
+print(f"VLC at u = 1: paper {vlc_paper}, Fenchel-Young {vlc_right}")
+print("fraction of cosines whose raw score cos/tau leaves dom f*:", outside)
+
+# %%
+save_figure("objectives_zoo", fig, {"special_cases": cases, "raw_cosine_outside_domain": outside,
+                                    "vlc_at_1": {"paper": vlc_paper, "fenchel_young": vlc_right}},
+            {"c": C, "temperature": TEMPERATURE, "batches": BATCHES})
+rows = [
+    Claim("KL + f-Gaussian = c·alignment + α·un-logged uniformity (§2)", "identity",
+          f"max residual {cases.kl_is_alignment_plus_unlogged_uniformity:.1e}", f"{BATCHES} batches, c={C}"),
+    Claim("DV-shifted KL = alignment-uniformity (Fig. 3)", "identity",
+          f"max residual {cases.dv_kl_is_alignment_uniformity:.1e}", f"{BATCHES} batches"),
+    Claim("χ²-MICL = spectral contrastive loss (Fig. 3)", "identity",
+          f"max residual {cases.pearson_is_spectral:.1e}", "G = z1·z2"),
+    Claim("InfoNCE ≥ DV-shifted KL (Jensen, §4)", "gap ≥ 0",
+          f"min gap {cases.infonce_minus_dv_min_gap:.2e}", f"τ = σ², {BATCHES} batches"),
+    Claim("VLC f*∘f'(1)", "1 (3 − 4/(u+1))", f"{vlc_right:.0f} (corrected form)", "Fenchel–Young"),
+    Claim("raw cosine leaves dom f* for VLC", "cosine fails for VLC",
+          f"{outside['vlc']:.0%} of cosines", f"τ = {TEMPERATURE}"),
+]
+display(Markdown(claims_table(rows)))

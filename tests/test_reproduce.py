@@ -1,0 +1,53 @@
+"""analysis.reproduce reports a failing notebook with its cell and error, runs the others, and
+writes REPORT.md with one row per claim."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from analysis import reproduce
+from analysis.outputs import Claim
+
+
+def make_notebook(path, body):
+    params = new_code_cell("QUICK = True")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell(body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_failure_is_reported_and_others_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMICL_FIGURES", str(tmp_path))
+    good = make_notebook(tmp_path / "01_good.ipynb", (
+        "from analysis.outputs import Claim, claims_table\n"
+        "print(claims_table([Claim('c', '1', '2' if QUICK else '3', 'cfg')]))"))
+    bad = make_notebook(tmp_path / "02_bad.ipynb", "raise ValueError('broken on purpose')")
+    runs = [reproduce.run_notebook(bad), reproduce.run_notebook(good, full=True)]
+    assert not runs[0].ok and runs[0].error_cell == 1 and "broken on purpose" in runs[0].error
+    assert runs[1].ok
+    rows = json.loads((tmp_path / "claims_01_good.json").read_text())
+    assert rows == [{"claim": "c", "paper": "1", "this_run": "3", "config": "cfg"}]  # --full took effect
+    report = reproduce.write_report(runs, full=True, folder=tmp_path).read_text()
+    assert "FAILED at cell 1" in report and "| c | 01_good | 1 | 3 | cfg |" in report
+
+
+def test_missing_parameters_cell_is_an_error(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("x = 1")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "03_x.ipynb")
+    run = reproduce.run_notebook(tmp_path / "03_x.ipynb")
+    assert not run.ok and "parameters" in run.error
+
+
+def test_unknown_notebook_name():
+    with pytest.raises(ValueError, match="no notebook named"):
+        reproduce.list_notebooks(["99_nothing"])
+
+
+def test_claim_is_plain_data():
+    assert Claim("a", "b", "c", "d").this_run == "c"
