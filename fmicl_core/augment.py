@@ -175,8 +175,7 @@ def _gray(x: Tensor) -> Tensor:
     """Luma image (B, 1, H, W) of float images in [0, 1] (the image itself for 1 channel)."""
     if x.shape[1] == 1:
         return x
-    r, g, b = x.unbind(1)
-    return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).unsqueeze(1)
+    return (x * torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
 
 
 def _rgb_to_hsv(x: Tensor) -> Tensor:
@@ -307,19 +306,18 @@ class BatchAugment:
 
     def _color_jitter(self, x: Tensor, p: AugmentParams) -> Tensor:
         """Brightness/contrast/saturation (blends) and hue, each sample in its own random order."""
-        ones = torch.ones_like(p.factors[:, 0])
+        # blend factor per op slot; slot 3 (hue, or no jitter at all) blends with factor 1 = identity
+        table = torch.cat([p.factors[:, :3], torch.ones_like(p.factors[:, :1])], dim=1)
         do_hue = x.shape[1] == 3 and self.recipe.jitter[3] > 0
         for step in range(4):
-            op = torch.where(p.jitter, p.order[:, step], -1)
-            blend = torch.where(op == 0, p.factors[:, 0],
-                                torch.where(op == 1, p.factors[:, 1],
-                                            torch.where(op == 2, p.factors[:, 2], ones))).view(-1, 1, 1, 1)
+            op = torch.where(p.jitter, p.order[:, step], 3)
+            blend = table.gather(1, op[:, None]).view(-1, 1, 1, 1)
             gray = _gray(x)
-            ref = torch.where((op == 1).view(-1, 1, 1, 1), gray.mean(dim=(1, 2, 3), keepdim=True),
-                              torch.where((op == 2).view(-1, 1, 1, 1), gray, 0.0))
-            x = (blend * x + (1 - blend) * ref).clamp(0.0, 1.0)
+            op = op.view(-1, 1, 1, 1)
+            ref = torch.where(op == 1, gray.mean(dim=(1, 2, 3), keepdim=True), torch.where(op == 2, gray, 0.0))
+            x = torch.lerp(ref, x, blend).clamp_(0.0, 1.0)
             if do_hue:
-                x = _apply_where(op == 3, _adjust_hue, x, p.factors[:, 3])
+                x = _apply_where(p.jitter & (p.order[:, step] == 3), _adjust_hue, x, p.factors[:, 3])
         return x
 
     def _blur(self, x: Tensor, sigma: Tensor) -> Tensor:

@@ -147,15 +147,14 @@ def _stl10(root: str, train: bool, download: bool, unlabeled: bool = False) -> I
 
 def _read_folder(folder: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray, int]:
     from torchvision import datasets
-    from torchvision.io import ImageReadMode, decode_image, read_file
     from torchvision.transforms.v2 import functional as TF
 
     if not folder.is_dir():
         raise ValueError(f"imagefolder path {str(folder)!r} is not a folder")
-    ds = datasets.ImageFolder(str(folder), loader=lambda p: p)
+    ds = datasets.ImageFolder(str(folder))  # PIL loader, converted to RGB
     images = []
-    for path, _ in ds.samples:
-        image = decode_image(read_file(path), mode=ImageReadMode.RGB)
+    for pil_image, _ in ds:
+        image = TF.pil_to_tensor(pil_image)
         if image_size is not None:
             image = TF.center_crop(TF.resize(image, image_size, antialias=True), image_size)
         images.append(image)
