@@ -23,8 +23,9 @@ remedy is a per-sample CPU DataLoader; :class:`BatchAugment` instead samples eve
 
 Outputs differ from torchvision's per-image pipeline only by rounding: torchvision rounds or truncates
 to uint8 after each step of a uint8 input, here everything after the crop stays in float32.
-Determinism: parameters come from the given ``torch.Generator`` (on its own device, then moved), so a
-seeded CPU generator gives the same parameters on any device and bit-identical outputs on the CPU.
+Determinism: parameters are drawn from the given ``torch.Generator`` on its device, then moved to the
+images' device. A generator on the images' device keeps the whole step free of host synchronisation;
+a seeded CPU generator gives the same parameters on any device, and bit-identical outputs on the CPU.
 """
 
 from __future__ import annotations
@@ -137,18 +138,18 @@ class AugmentParams:
         return AugmentParams(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
 
 
-def _uniform(lo: float, hi: float, shape: tuple[int, ...], gen: torch.Generator | None,
+def _uniform(lo: float, hi: float, shape: tuple[int, ...], gen: torch.Generator | None, device: torch.device,
              dtype: torch.dtype = torch.float32) -> Tensor:
-    device = gen.device if gen is not None else "cpu"
     return lo + (hi - lo) * torch.rand(shape, generator=gen, device=device, dtype=dtype)
 
 
-def _crop_boxes(recipe: Recipe, batch: int, height: int, width: int, gen: torch.Generator | None) -> tuple:
+def _crop_boxes(recipe: Recipe, batch: int, height: int, width: int, gen: torch.Generator | None,
+                device: torch.device) -> tuple:
     """torchvision's ``RandomResizedCrop.make_params`` for ``batch`` images at once (float64 maths)."""
     tries = 10
-    area = _uniform(*recipe.crop_scale, (batch, tries), gen, torch.float64) * (height * width)
+    area = _uniform(*recipe.crop_scale, (batch, tries), gen, device, torch.float64) * (height * width)
     log_ratio = _uniform(math.log(recipe.crop_ratio[0]), math.log(recipe.crop_ratio[1]), (batch, tries), gen,
-                         torch.float64)
+                         device, torch.float64)
     aspect = torch.exp(log_ratio)
     w = torch.round(torch.sqrt(area * aspect)).long()
     h = torch.round(torch.sqrt(area / aspect)).long()
@@ -165,7 +166,7 @@ def _crop_boxes(recipe: Recipe, batch: int, height: int, width: int, gen: torch.
         fw, fh = width, height
     w = torch.where(found, w.gather(1, first)[:, 0], fw)
     h = torch.where(found, h.gather(1, first)[:, 0], fh)
-    u = torch.rand((2, batch), generator=gen, device=w.device, dtype=torch.float64)
+    u = torch.rand((2, batch), generator=gen, device=device, dtype=torch.float64)
     top = torch.where(found, (u[0] * (height - h + 1)).long(), (height - fh) // 2)
     left = torch.where(found, (u[1] * (width - w + 1)).long(), (width - fw) // 2)
     return top, left, h, w
@@ -175,7 +176,7 @@ def _gray(x: Tensor) -> Tensor:
     """Luma image (B, 1, H, W) of float images in [0, 1] (the image itself for 1 channel)."""
     if x.shape[1] == 1:
         return x
-    return (x * torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    return x[:, 0:1].mul(_LUMA[0]).add_(x[:, 1:2], alpha=_LUMA[1]).add_(x[:, 2:3], alpha=_LUMA[2])
 
 
 def _rgb_to_hsv(x: Tensor) -> Tensor:
@@ -198,7 +199,7 @@ def _hsv_to_rgb(hsv: Tensor) -> Tensor:
     n = 5, 3, 1 for R, G, B; the same values as torchvision's sector table (to float rounding), without
     its gather."""
     h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
-    n = torch.tensor([5.0, 3.0, 1.0], device=hsv.device).view(1, 3, 1, 1)
+    n = torch.arange(5.0, 0.0, -2.0, device=hsv.device).view(1, 3, 1, 1)  # built on the device: no copy
     k = torch.remainder(n + 6.0 * h, 6.0)
     return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
@@ -213,6 +214,8 @@ def _apply_where(mask: Tensor, fn: Callable[[Tensor, Tensor], Tensor], x: Tensor
     """``fn(x, arg)`` (``arg``: one value per sample) on the samples where ``mask`` holds. On the CPU only
     those samples are computed; on other devices all are, then selected (no host sync, fixed shapes)."""
     if x.device.type == "cpu":
+        if not mask.any():
+            return x
         out = x.clone()
         out[mask] = fn(x[mask], arg[mask])
         return out
@@ -230,25 +233,26 @@ class BatchAugment:
         if image_size < 1 or channels < 1:
             raise ValueError(f"image_size and channels must be >= 1, got {image_size}, {channels}")
         self.recipe, self.image_size, self.channels = recipe, image_size, channels
-        mean, std = recipe.stats(channels)
-        self._mean = torch.tensor(mean).view(1, -1, 1, 1)
-        self._std = torch.tensor(std).view(1, -1, 1, 1)
+        self._stats: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     def __repr__(self) -> str:
         return f"BatchAugment({self.recipe}, image_size={self.image_size}, channels={self.channels})"
 
-    def sample(self, batch: int, height: int, width: int, generator: torch.Generator | None) -> AugmentParams:
-        """Per-sample parameters for ``batch`` images of size ``height`` x ``width``."""
+    def sample(self, batch: int, height: int, width: int, generator: torch.Generator | None,
+               device: torch.device | str = "cpu") -> AugmentParams:
+        """Per-sample parameters for ``batch`` images of size ``height`` x ``width``, drawn on the
+        generator's device (on ``device`` from the global RNG when ``generator`` is None)."""
         r, gen = self.recipe, generator
-        top, left, h, w = _crop_boxes(r, batch, height, width, gen)
-        coins = torch.rand((4, batch), generator=gen, device=top.device)
+        device = gen.device if gen is not None else torch.device(device)
+        top, left, h, w = _crop_boxes(r, batch, height, width, gen, device)
+        coins = torch.rand((4, batch), generator=gen, device=device)
         b, c, s, hue = r.jitter
-        factors = torch.stack([_uniform(max(0.0, 1 - b), 1 + b, (batch,), gen),
-                               _uniform(max(0.0, 1 - c), 1 + c, (batch,), gen),
-                               _uniform(max(0.0, 1 - s), 1 + s, (batch,), gen),
-                               _uniform(-hue, hue, (batch,), gen)], dim=1)
-        order = torch.rand((batch, 4), generator=gen, device=top.device).argsort(dim=1)
-        sigma = _uniform(*r.blur_sigma, (batch,), gen)
+        factors = torch.stack([_uniform(max(0.0, 1 - b), 1 + b, (batch,), gen, device),
+                               _uniform(max(0.0, 1 - c), 1 + c, (batch,), gen, device),
+                               _uniform(max(0.0, 1 - s), 1 + s, (batch,), gen, device),
+                               _uniform(-hue, hue, (batch,), gen, device)], dim=1)
+        order = torch.rand((batch, 4), generator=gen, device=device).argsort(dim=1)
+        sigma = _uniform(*r.blur_sigma, (batch,), gen, device)
         return AugmentParams(top, left, h, w, flip=coins[0] < r.flip_p, jitter=coins[1] < r.jitter_p,
                              order=order, factors=factors, grayscale=coins[2] < r.grayscale_p,
                              blur=coins[3] < r.blur_p, sigma=sigma)
@@ -257,7 +261,7 @@ class BatchAugment:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != self.channels:
             raise ValueError(f"expected uint8 images (B, {self.channels}, H, W), got {images.dtype} "
                              f"{tuple(images.shape)}")
-        params = self.sample(images.shape[0], images.shape[2], images.shape[3], generator)
+        params = self.sample(images.shape[0], images.shape[2], images.shape[3], generator, images.device)
         return self.apply(images, params.to(images.device))
 
     def apply(self, images: Tensor, p: AugmentParams) -> Tensor:
@@ -270,7 +274,10 @@ class BatchAugment:
             x = torch.where(p.grayscale.view(-1, 1, 1, 1), _gray(x).expand_as(x), x)
         if r.blur_p > 0:
             x = _apply_where(p.blur, self._blur, x, p.sigma)
-        mean, std = self._mean.to(x.device), self._std.to(x.device)
+        if x.device not in self._stats:  # copied to each device once
+            self._stats[x.device] = tuple(torch.tensor(v, device=x.device).view(1, -1, 1, 1)
+                                          for v in self.recipe.stats(self.channels))
+        mean, std = self._stats[x.device]
         return (x - mean) / std
 
     def _source(self, start: Tensor, length: Tensor, flip: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:

@@ -1,5 +1,6 @@
 """fmicl_core.augment: the batched sampler draws torchvision's distributions, and applies its formulas."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from fmicl_core.augment import RECIPES, make_augment, torchvision_transform
 
-N = 4000  # parameter draws per distribution
+N = 2500  # parameter draws per distribution
 KS_P = 1e-3  # a sampler that matches torchvision fails this with probability 1e-3
 
 
@@ -159,6 +160,14 @@ def test_outputs_equal_torchvision_functional_with_the_same_parameters(recipe, s
     assert torch.allclose(out, ref, atol=5e-5, rtol=0)
     if recipe == "stl10":
         assert p.flip.any() and p.jitter.any() and p.grayscale.any() and p.blur.any()
+        # no sample drawing an op leaves the op out (and does not fail on an empty selection)
+        off = dataclasses.replace(p, blur=torch.zeros_like(p.blur), jitter=torch.zeros_like(p.jitter))
+        ref = torch.stack([_torchvision_apply(images[i], aug, off, i) for i in range(4)])
+        assert torch.allclose(aug.apply(images[:4], _first(off, 4)), ref, atol=5e-5, rtol=0)
+
+
+def _first(p, n):
+    return type(p)(**{f.name: getattr(p, f.name)[:n] for f in dataclasses.fields(p)})
 
 
 def test_identity_when_every_random_op_is_off():

@@ -1,0 +1,251 @@
+"""Throughput of the SimCLR training step and what the augmentation pipeline costs, as ratios measured
+in one run. For each setting, images/s (source images; each gives two views) of
+
+  (a) the full step fed by the batched augmentation on the device (``fmicl_core.augment``),
+  (b) the same step fed by the per-sample torchvision v2 DataLoader pipeline (``--workers`` processes),
+  (c) the model step alone on pre-augmented tensors (forward, f-MICL loss, backward, SGD),
+
+each the median over interleaved rounds, and the ratios: augmentation overhead ``1 - (a)/(c)`` and
+batched speed-up ``(a)/(b)``.
+
+    python benchmarks/bench_train.py                      # cpu: digits/small_cnn and CIFAR-shaped/resnet18
+    python benchmarks/bench_train.py --device cuda --compile --settings cifar
+
+Settings: ``digits`` (the bundled digits, small_cnn, B = 256), ``cifar`` (synthetic 3x32x32, ResNet-18
+with the CIFAR stem; B = 32 on the cpu so it finishes in about a minute, 512 on cuda), ``stl10``
+(synthetic 3x96x96, ResNet-18, recipe with blur; B = 8 cpu / 256 cuda). On cuda the step runs under
+bf16 autocast with channels-last tensors (``--no-amp``, ``--no-channels-last`` turn them off).
+Targets of the trainer issue for one H100, SimCLR ResNet-18, CIFAR-shaped, B = 512: at most 6 s per
+CIFAR-10 epoch (100k views), overhead at most 15 %, speed-up at least 3x; they are checked and
+printed when that setting runs on cuda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+from fmicl_core import augment, data
+from fmicl_core.config import TrainConfig
+from fmicl_core.methods import build_method
+
+CIFAR_EPOCH_VIEWS = 100_000
+TARGETS = {"epoch_s": 6.0, "overhead": 0.15, "speedup": 3.0}
+
+
+@dataclass(frozen=True)
+class Setting:
+    dataset: str
+    encoder: str
+    recipe: str
+    shape: tuple[int, int, int]
+    batch_cpu: int
+    batch_cuda: int
+
+
+SETTINGS = {
+    "digits": Setting("digits", "small_cnn", "digits", (1, 8, 8), 256, 256),
+    "cifar": Setting("synthetic", "resnet18", "simclr", (3, 32, 32), 32, 512),
+    "stl10": Setting("synthetic", "resnet18", "stl10", (3, 96, 96), 8, 256),
+}
+
+
+@dataclass
+class Result:
+    setting: str
+    device: str
+    batch: int
+    batched: float  # (a) images/s
+    torchvision: float  # (b)
+    model_only: float  # (c)
+
+    @property
+    def overhead(self) -> float:
+        return 1.0 - self.batched / self.model_only
+
+    @property
+    def speedup(self) -> float:
+        return self.batched / self.torchvision
+
+    @property
+    def epoch_seconds(self) -> float:
+        """Seconds of a CIFAR-10 epoch (50k images, 100k views) at the batched rate."""
+        return CIFAR_EPOCH_VIEWS / (2 * self.batched)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images_per_second(step: Callable[[Tensor, Tensor], None], views: Iterator[tuple[Tensor, Tensor]],
+                      batch: int, warmup: int, steps: int, device: torch.device) -> float:
+    """Source images per second of ``step`` fed by ``views``, after ``warmup`` untimed steps."""
+    for _ in range(warmup):
+        step(*next(views))
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(*next(views))
+    _sync(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def make_step(setting: Setting, device: torch.device, args) -> Callable[[Tensor, Tensor], None]:
+    """One SimCLR optimizer step (the trainer's model and objective, SGD) on two batches of views."""
+    config = TrainConfig(encoder=setting.encoder, objective=args.objective, proj_dim=args.proj_dim)
+    model = build_method(config, setting.shape[0], setting.shape[1]).to(device)
+    cuda = device.type == "cuda"
+    channels_last = cuda and args.channels_last
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if args.compile else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+
+    def step(x1: Tensor, x2: Tensor) -> None:
+        if channels_last:
+            x1, x2 = (x.contiguous(memory_format=torch.channels_last) for x in (x1, x2))
+        with torch.autocast("cuda", torch.bfloat16, enabled=cuda and args.amp):
+            loss = forward(x1, x2)[0]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def run_setting(name: str, device: torch.device, args) -> Result:
+    s = SETTINGS[name]
+    batch = args.batch_size or (s.batch_cuda if device.type == "cuda" else s.batch_cpu)
+    needed = batch * (args.warmup + args.steps)
+    if s.dataset == "digits":
+        train = data.load_dataset("digits")
+    else:
+        train = data.load_dataset("synthetic", shape=s.shape, size=max(needed, 2048), seed=args.seed)
+    if batch > len(train):
+        raise ValueError(f"--batch-size {batch} is larger than the {len(train)} images of setting {name!r}")
+    torch.manual_seed(args.seed)
+    step = make_step(s, device, args)
+    aug = augment.make_augment(s.recipe, train.image_size, train.channels)
+    images = train.images.to(device)
+    gen = torch.Generator(device).manual_seed(args.seed)
+
+    def batched_views() -> Iterator[tuple[Tensor, Tensor]]:
+        while True:
+            x = images[torch.randint(0, len(images), (batch,), device=device, generator=gen)]
+            yield aug(x, gen), aug(x, gen)
+
+    def loader_views() -> Iterator[tuple[Tensor, Tensor]]:
+        pairs = data.TwoViews(train, augment.torchvision_transform(s.recipe, train.image_size, train.channels))
+        loader = torch.utils.data.DataLoader(pairs, batch_size=batch, shuffle=True, drop_last=True,
+                                             num_workers=args.workers, pin_memory=device.type == "cuda",
+                                             persistent_workers=args.workers > 0)
+        while True:
+            for x1, x2, _ in loader:
+                yield x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
+
+    fixed = next(batched_views())
+
+    def model_views() -> Iterator[tuple[Tensor, Tensor]]:
+        while True:
+            yield fixed
+
+    feeds = {"model_only": model_views(), "batched": batched_views(), "torchvision": loader_views()}
+    rates: dict[str, list[float]] = {key: [] for key in feeds}
+    for round_ in range(args.rounds):  # interleaved, so that a change of machine load hits all three
+        for key, views in feeds.items():
+            warmup = args.warmup if round_ == 0 else 0
+            rates[key].append(images_per_second(step, views, batch, warmup, args.steps, device))
+    rate = {key: statistics.median(values) for key, values in rates.items()}
+    return Result(name, str(device), batch, rate["batched"], rate["torchvision"], rate["model_only"])
+
+
+def table(results: list[Result]) -> str:
+    head = (f"{'setting':<8} {'device':<7} {'B':>5} {'(a) batched':>12} {'(b) torchvision':>16} "
+            f"{'(c) model':>10} {'overhead 1-a/c':>15} {'speed-up a/b':>13} {'s/CIFAR epoch':>14}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        epoch = f"{r.epoch_seconds:.1f}" if r.setting == "cifar" else "-"
+        lines.append(f"{r.setting:<8} {r.device:<7} {r.batch:>5} {r.batched:>12.1f} {r.torchvision:>16.1f} "
+                     f"{r.model_only:>10.1f} {r.overhead:>14.1%} {r.speedup:>12.2f}x {epoch:>14}")
+    return "\n".join(lines) + "\n(images/s of source images; each step trains on two views of each)"
+
+
+def check_targets(results: list[Result]) -> list[str]:
+    """The H100 targets, for the cifar setting at B = 512 on cuda."""
+    lines = []
+    for r in results:
+        if r.setting == "cifar" and r.device.startswith("cuda") and r.batch == 512:
+            for what, value, ok in (
+                    (f"epoch (100k views) <= {TARGETS['epoch_s']:.0f} s", f"{r.epoch_seconds:.2f} s",
+                     r.epoch_seconds <= TARGETS["epoch_s"]),
+                    (f"augmentation overhead <= {TARGETS['overhead']:.0%}", f"{r.overhead:.1%}",
+                     r.overhead <= TARGETS["overhead"]),
+                    (f"speed-up over the DataLoader >= {TARGETS['speedup']:.0f}x", f"{r.speedup:.2f}x",
+                     r.speedup >= TARGETS["speedup"])):
+                lines.append(f"target {what}: {value} {'met' if ok else 'NOT met'} ({torch.cuda.get_device_name()})")
+    return lines
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="auto", help="auto (cpu, then cuda too when available), cpu or cuda")
+    p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=None,
+                   help="settings to time (default: digits and cifar on the cpu, cifar on cuda)")
+    p.add_argument("--batch-size", type=int, default=0, help="images per step (0: the setting's default)")
+    p.add_argument("--steps", type=int, default=4, help="timed steps per pipeline and round")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of (c), (a), (b) in turn; each rate is the median over rounds")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per pipeline before timing")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes of pipeline (b)")
+    p.add_argument("--objective", default="kl", help="objective of fmicl_core.objectives (default kl)")
+    p.add_argument("--proj-dim", type=int, default=512, help="embedding dimension d (paper: 512)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--no-amp", dest="amp", action="store_false", help="no bf16 autocast on cuda")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                   help="keep the contiguous (NCHW) memory format on cuda")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    args = parser().parse_args(argv)
+    if min(args.steps, args.rounds, args.warmup + 1, args.workers + 1, args.batch_size + 1) < 1:
+        parser().error("--steps and --rounds must be >= 1, --warmup, --workers and --batch-size >= 0")
+    if args.device == "auto":
+        runs = [("cpu", args.settings or ["digits", "cifar"])]
+        if torch.cuda.is_available():
+            runs.append(("cuda", args.settings or ["cifar"]))
+    else:
+        default = ["cifar"] if args.device.startswith("cuda") else ["digits", "cifar"]
+        runs = [(args.device, args.settings or default)]
+    results = []
+    for device, names in runs:
+        for name in names:
+            results.append(run_setting(name, torch.device(device), args))
+            print(f"{name} on {device}: done", flush=True)
+    print(table(results))
+    for line in check_targets(results):
+        print(line)
+    print(f"(torch {torch.__version__}, {torch.get_num_threads()} cpu threads, load average "
+          f"{os.getloadavg()[0]:.1f}; median of {args.rounds} rounds of {args.steps} timed steps after "
+          f"{args.warmup} warm-up steps)")
+    if args.json:
+        numbers = [dict(asdict(r), overhead=r.overhead, speedup=r.speedup) for r in results]
+        with open(args.json, "w") as fh:
+            json.dump({"results": numbers, "args": vars(args)}, fh, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
