@@ -1,0 +1,95 @@
+"""Checkpoints that survive being killed, and the random state that makes resuming exact.
+
+- :func:`atomic_write` writes through a temporary file in the same folder and ``os.replace``, so a
+  reader (or a run killed with SIGKILL) sees either the old file or the new one, never half of one.
+- :func:`save` / :func:`load` store a plain dict of tensors and Python values, readable with
+  ``torch.load(weights_only=True)``; a missing or corrupt file is a one-line ``ValueError``.
+- :func:`rng_state` / :func:`set_rng_state` capture and restore every global generator: Python's
+  ``random``, numpy's legacy global generator, torch's CPU generator and every CUDA generator.
+  (The trainer's data order and augmentations draw from generators seeded from
+  ``(seed, epoch, step)``, so a position in the run determines them; see ``fmicl_core.train``.)
+- :func:`check_compatible` compares the config stored in a checkpoint with the resuming one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+__all__ = ["atomic_write", "check_compatible", "load", "rng_state", "save", "set_rng_state"]
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save(path: str | os.PathLike, state: dict) -> Path:
+    """Write ``state`` atomically with ``torch.save``."""
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint with ``weights_only=True``; a missing or unreadable file is a ValueError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # pickle, zip and torch errors all mean the same thing here
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a checkpoint "
+                         f"({type(err).__name__})") from None
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
+        raise ValueError(f"checkpoint {str(path)!r} is not a trainer checkpoint (no config/model)")
+    return state
+
+
+def rng_state() -> dict:
+    """Every global random state, as tensors and plain values (``weights_only``-loadable)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "python": [version, list(internal), gauss_next],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` captured."""
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def check_compatible(path: str | os.PathLike, stored: dict, current: dict,
+                     resumable: frozenset[str]) -> None:
+    """Raise a one-line ``ValueError`` naming the first setting (outside ``resumable``) in which
+    the checkpoint's config ``stored`` and the resuming config ``current`` differ."""
+    for key in sorted(set(stored) | set(current)):
+        if key in resumable:
+            continue
+        if stored.get(key) != current.get(key):
+            raise ValueError(f"cannot resume from {str(path)!r}: it was trained with "
+                             f"{key}={stored.get(key)!r}, this run has {key}={current.get(key)!r}")

@@ -1,0 +1,244 @@
+"""The trainer: exact resume, SIGTERM, determinism, the schedule, bad input, and that DDP over two
+gloo processes takes the step of one process on the same global batch."""
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from fmicl_core import checkpoint
+from fmicl_core.config import TrainConfig, parser
+from fmicl_core.methods import SplitBatchNorm
+from fmicl_core.train import _Run, _step_model, learning_rate, local_batch, main, train, training_step
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMING = ("images_per_s", "seconds")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread (and do not stall on a loaded machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(tmp_path, **kw) -> TrainConfig:
+    """A run of a few seconds: 64 random 1x8x8 images, 4 steps of 16 per epoch."""
+    base = dict(dataset="synthetic", synthetic_shape="1,8,8", synthetic_size=64, encoder="small_cnn",
+                batch_size=16, epochs=4, warmup_epochs=1, proj_hidden=32, proj_dim=16, pred_hidden=32,
+                queue_size=32, bn_splits=2, knn_every=2, knn_k=10, probe_iters=5, n_pairs=8,
+                progress=False, out_dir=str(tmp_path), name="run", device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+def weights(run_dir: Path) -> dict:
+    return checkpoint.load(run_dir / "checkpoint.pt")
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a["model"].keys() == b["model"].keys()
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(pa["momentum_buffer"], pb["momentum_buffer"])
+    assert (a["epoch"], a["step"]) == (b["epoch"], b["step"])
+
+
+@pytest.mark.parametrize("method,objective,pipeline", [
+    ("simclr", "kl", "batched"), ("moco", "js", "batched"), ("mocov3", "infonce", "batched"),
+    ("simclr", "infonce", "torchvision")])
+def test_resume_is_bit_identical(tmp_path, method, objective, pipeline):
+    kw = dict(method=method, objective=objective, augment=pipeline, workers=0)
+    straight = train(tiny(tmp_path, name="straight", **kw))
+    train(tiny(tmp_path, name="split", stop_after=2, **kw))
+    assert len(metrics(tmp_path / "split")) == 2
+    resumed = train(tiny(tmp_path, name="split", resume=True, **kw))
+    assert_same_state(weights(straight.run_dir), weights(resumed.run_dir))
+    assert metrics(straight.run_dir) == metrics(resumed.run_dir)
+    assert len(metrics(straight.run_dir)) == 4 and metrics(straight.run_dir)[-1]["knn"] is not None
+    assert (straight.knn_acc, straight.linear_acc) == (resumed.knn_acc, resumed.linear_acc)
+    assert (straight.random_knn_acc, straight.random_linear_acc) == (
+        resumed.random_knn_acc, resumed.random_linear_acc)
+
+
+def test_seed_repeats_and_changes(tmp_path):
+    a = weights(train(tiny(tmp_path, name="a", epochs=1)).run_dir)
+    b = weights(train(tiny(tmp_path, name="b", epochs=1)).run_dir)
+    c = weights(train(tiny(tmp_path, name="c", epochs=1, seed=1)).run_dir)
+    assert_same_state(a, b)
+    assert not torch.equal(a["model"]["online.0.body.0.weight"], c["model"]["online.0.body.0.weight"])
+
+
+def test_run_folder_contents(tmp_path):
+    result = train(tiny(tmp_path, epochs=2))
+    assert sorted(p.name for p in result.run_dir.iterdir()) == [
+        "checkpoint.pt", "config.json", "features.npz", "metrics.jsonl"]
+    assert json.loads((result.run_dir / "config.json").read_text())["objective"] == "kl"
+    lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2]
+    for r in lines:
+        assert set(r) == {"epoch", "loss", "estimate", "lr", "knn", "images_per_s", "seconds"}
+        assert math.isfinite(r["loss"]) and math.isfinite(r["estimate"]) and r["images_per_s"] > 0
+    assert 0 <= result.knn_acc <= 1 and 0 <= result.random_linear_acc <= 1
+
+
+def test_sigterm_saves_then_resume_finishes_identically(tmp_path):
+    args = ["--dataset", "synthetic", "--synthetic-shape", "1,8,8", "--synthetic-size", "256",
+            "--batch-size", "16", "--epochs", "3", "--proj-hidden", "32", "--proj-dim", "16",
+            "--knn-every", "0", "--knn-k", "10", "--probe-iters", "5", "--n-pairs", "8",
+            "--no-progress", "--device", "cpu", "--out-dir", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "fmicl_core.train", *args, "--name", "killed"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err and "--resume" in err
+    state = weights(tmp_path / "killed")
+    assert 0 < state["epoch"] * 16 + state["step"] < 3 * 16  # stopped mid-run, after a step
+    main([*args, "--name", "killed", "--resume"])
+    main([*args, "--name", "straight"])
+    assert_same_state(weights(tmp_path / "killed"), weights(tmp_path / "straight"))
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "straight")
+
+
+def test_learning_rate_schedule(tmp_path):
+    cfg = tiny(tmp_path, epochs=10, warmup_epochs=2, lr=0.4)
+    lrs = [learning_rate(cfg, s, 5) for s in range(50)]
+    assert lrs[0] == pytest.approx(0.04) and lrs[9] == pytest.approx(0.4)  # linear warm-up
+    assert lrs[10] == pytest.approx(0.4) and lrs[30] == pytest.approx(0.2)  # cosine: half way
+    assert 0 < lrs[-1] < 1e-3 and all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+
+
+def test_local_batches_tile_the_global_batch():
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(0))
+    for step in range(3):
+        parts = [local_batch(order, step, 32, r, 4) for r in range(4)]
+        assert torch.equal(torch.cat(parts), local_batch(order, step, 32, 0, 1))
+        assert len(set(torch.cat(parts).tolist())) == 32
+
+
+def test_split_batchnorm_normalises_each_group():
+    bn = SplitBatchNorm(3, num_splits=2)
+    x = torch.randn(8, 3, 2, 2) * 3 + 1
+    y = bn(x)
+    for g in (0, 1):  # sample i is in group i mod 2
+        ref = torch.nn.functional.batch_norm(x[g::2], None, None, training=True, eps=bn.eps)
+        torch.testing.assert_close(y[g::2], ref)
+    means = (x[0::2].mean((0, 2, 3)) + x[1::2].mean((0, 2, 3))) / 2
+    torch.testing.assert_close(bn.running_mean, 0.1 * means)  # momentum 0.1 from zero
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(method="byol"), "unknown method 'byol'"),
+    (dict(dataset="mnist"), "unknown dataset 'mnist'"),
+    (dict(objective="hinge"), "unknown objective 'hinge'"),
+    (dict(encoder="vit"), "unknown encoder 'vit'"),
+    (dict(batch_size=128), "batch_size=128 is larger than the 64 training images"),
+    (dict(method="moco", queue_size=40), "queue_size=40 is not a multiple of batch_size=16"),
+    (dict(method="moco", objective="au"), "objective 'au' has no queue form"),
+    (dict(lr=-1.0), "lr=-1.0"),
+])
+def test_bad_input_is_one_line_error(tmp_path, kw, match):
+    with pytest.raises(ValueError, match=match) as err:
+        train(tiny(tmp_path, **kw))
+    assert "\n" not in str(err.value)
+
+
+def test_resume_checks_config_and_folder(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        train(tiny(tmp_path, resume=True))
+    train(tiny(tmp_path, epochs=1))
+    with pytest.raises(ValueError, match="trained with objective='kl', this run has objective='js'"):
+        train(tiny(tmp_path, objective="js", resume=True))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is not writable"):
+        train(tiny(tmp_path, out_dir=str(tmp_path / "file" / "sub")))
+
+
+def test_cli_help_documents_every_field(capsys):
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    for name in TrainConfig.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in text
+    with pytest.raises(SystemExit):
+        main(["--method", "byol"])
+    assert "unknown method 'byol'" in capsys.readouterr().err
+
+
+# --- DDP: two gloo ranks take the same step as one process on the global batch ---------------
+
+DDP_CASES = {"simclr-kl": dict(method="simclr", objective="kl"),
+             "moco-infonce": dict(method="moco", objective="infonce", temperature=0.2),
+             "mocov3-js": dict(method="mocov3", objective="js")}
+
+
+def global_views():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(2, 16, 1, 8, 8, generator=g, dtype=torch.float32).unbind(0)
+
+
+def one_step(config: TrainConfig, rank: int, world: int):
+    """Build the run, take one step on this rank's slice of the global views, with BatchNorm in
+    eval mode (per-sample, so per-rank and global statistics cannot differ)."""
+    run = _Run(config)
+    run.model.eval()
+    before = run.model.online[0].body[0].weight.detach().clone()
+    x1, x2 = global_views()
+    rows = local_batch(torch.arange(16), 0, 16, rank, world)
+    loss, _ = training_step(run, _step_model(run), x1[rows], x2[rows], lr=0.5, progress=0.1)
+    assert not torch.equal(before, run.model.online[0].body[0].weight)  # the step moved the weights
+    return loss, {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+
+
+def ddp_worker(rank, port, root, results):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    for case, kw in DDP_CASES.items():
+        loss, state = one_step(tiny(Path(root), name=f"{case}-{rank}", **kw), rank, 2)
+        dist.all_reduce(loss)
+        if rank == 0:
+            results[case] = (loss / 2, state)
+    dist.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_step_equals_one_process_on_the_global_batch(tmp_path):
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(ddp_worker, args=(free_port(), str(tmp_path), results), nprocs=2, join=True)
+        results = dict(results)
+    for case, kw in DDP_CASES.items():
+        loss, state = one_step(tiny(tmp_path, name=case, **kw), 0, 1)
+        d_loss, d_state = results[case]
+        torch.testing.assert_close(d_loss, loss, rtol=1e-5, atol=1e-6)
+        assert d_state.keys() == state.keys()
+        for key, value in state.items():  # weights after the SGD step: the gradients agree
+            torch.testing.assert_close(d_state[key], value, rtol=1e-4, atol=1e-6, msg=key)
