@@ -1,0 +1,33 @@
+"""The ring coupling: positive pairs whose joint log-density is *not* monotone in the distance, the
+negative control of :mod:`analysis.verify_gaussian`.
+
+x is uniform on S^{d-1} and y lies at the geodesic angle ``theta ~ N(angle, jitter^2)`` (folded into
+[0, pi]) from x, in a uniform tangent direction. With respect to the uniform measure on the sphere the
+joint log-density is ``const - (theta - angle)^2 / (2 jitter^2) - (d - 2) log sin theta`` with
+``||x - y||^2 = 2 - 2 cos theta``: for a small jitter it rises and then falls with the distance (a ring),
+so it is not the Gaussian kernel ``exp(-||x - y||^2 / (2 sigma^2))`` of any sigma.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ring_pairs"]
+
+
+def ring_pairs(
+    n: int, d: int, angle: float, jitter: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` ring pairs (module docstring) as two float64 (n, d) arrays of unit rows."""
+    if int(d) != d or d < 2:
+        raise ValueError(f"dimension d={d!r} must be an integer >= 2")
+    if not 0.0 < angle < np.pi or not jitter > 0:
+        raise ValueError(f"angle={angle!r} must lie in (0, pi) and jitter={jitter!r} must be > 0")
+    x = rng.standard_normal((n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    v = rng.standard_normal((n, d))
+    v -= np.sum(v * x, axis=1, keepdims=True) * x
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    theta = np.abs(angle + jitter * rng.standard_normal((n, 1)))
+    theta = np.where(theta > np.pi, 2.0 * np.pi - theta, theta)
+    return x, np.cos(theta) * x + np.sin(theta) * v
