@@ -42,8 +42,8 @@ class TrainConfig:
     """Every setting of one training run (each field is the flag ``--field-name``)."""
 
     method: str = _f("simclr", f"contrastive method: {', '.join(METHODS)}")
-    objective: str = _f("kl", "training objective: an f-MICL divergence (kl, js, pearson, sh, tsallis, "
-                              "vlc, rkl, neyman) or a baseline (infonce, au, spectral, dv_kl)")
+    objective: str = _f("kl", f"training objective: {', '.join(objectives.names())} (f-MICL "
+                              "divergences, then baselines)")
     similarity: str = _f("gaussian", "f-MICL similarity: gaussian (f-Gaussian) or cosine")
     alpha: float = _f(40.0, "weight alpha of the f-MICL negative term (paper: 40)")
     sigma: float = _f(1 / math.sqrt(2), "f-Gaussian width sigma; 0.7071 gives (2 sigma^2)^-1 = 1 (paper)")
@@ -72,15 +72,15 @@ class TrainConfig:
     moco_momentum: float = _f(0.99, "momentum m of the key encoder (MoCo v3: start of a cosine ramp to 1)")
     bn_splits: int = _f(8, "MoCo: BatchNorm statistics over this many groups of the batch (SplitBatchNorm, "
                            "the one-device form of ShuffleBN); 1 = plain BatchNorm")
-    epochs: int = _f(40, "training epochs")
-    batch_size: int = _f(256, "global batch size N (split evenly over the ranks under torchrun)")
+    epochs: int = _f(20, "training epochs")
+    batch_size: int = _f(128, "global batch size N (split evenly over the ranks under torchrun)")
     optimizer: str = _f("sgd", "optimizer: sgd (momentum, the paper's small-vision recipe) or adamw")
-    lr: float = _f(0.3, "peak learning rate (after warm-up; paper Table 7: 0.1 at N = 512)")
+    lr: float = _f(0.1, "peak learning rate (after warm-up; paper Table 7: 0.1 at N = 512)")
     momentum: float = _f(0.9, "SGD momentum")
     weight_decay: float = _f(5e-4, "weight decay")
     warmup_epochs: float = _f(2.0, "epochs of linear learning-rate warm-up from 0")
     schedule: str = _f("cosine", "learning-rate decay after warm-up: cosine (to 0), linear (to 0) or constant")
-    knn_every: int = _f(10, "run the kNN monitor every this many epochs (and after the last); 0 = last only")
+    knn_every: int = _f(5, "run the kNN monitor every this many epochs (and after the last); 0 = last only")
     knn_k: int = _f(200, "neighbours k of the kNN monitor (paper: 200)")
     knn_t: float = _f(0.1, "temperature of the kNN vote weights exp(sim / t)")
     probe_iters: int = _f(500, "L-BFGS iterations of the final linear probe")
