@@ -94,7 +94,7 @@ def knn_accuracy(train_feats: ArrayLike, train_labels: ArrayLike, test_feats: Ar
     yte = _labels(test_labels, torch.as_tensor(test_feats).shape[0], "test_labels")
     classes = int(max(int(ytr.max()), int(yte.max()))) + 1
     scores = knn_scores(train_feats, train_labels, test_feats, k, t, classes)
-    return (scores.argmax(1).cpu() == yte).float().mean().item()
+    return (scores.argmax(1).cpu() == yte.cpu()).float().mean().item()
 
 
 @dataclass(frozen=True)
