@@ -17,7 +17,9 @@ centred at the origin: ``mean x = 0``, ``x_i.x_j = -1/(N-1)``, ``||x_i - x_j||^2
 
 from __future__ import annotations
 
+import argparse
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from analysis.outputs import save_figure
 from analysis.vmf import log_mean_exp_inner
 from fmicl_core import divergences
 from fmicl_core.losses import check_embeddings, uniform_loss
@@ -35,8 +38,10 @@ __all__ = [
     "PairDistances",
     "collapse_std",
     "diagnose",
+    "figure_minimisers",
     "figure_pair_distances",
     "figure_simplex_3d",
+    "main",
     "minimise_negative_term",
     "negative_term",
     "pair_distances",
@@ -250,8 +255,8 @@ def figure_simplex_3d(result: NegativeTermMinimum, ax=None):
     ax.set_box_aspect((1, 1, 1))
     ax.set_axis_off()
     g = result.diagnostics
-    ax.set_title(f"{result.divergence}: N={g.n}, d={g.d}\nmax |x_i.x_j + 1/(N-1)| = {g.gram_max:.1e}",
-                 fontsize=9)
+    ax.set_title(f"{result.divergence}: N={g.n}, d={g.d}\nmax |x_i.x_j + 1/(N-1)| = {g.gram_max:.1e}"
+                 f"\ncentroid norm {g.centroid_norm:.1e}", fontsize=9)
     return ax.figure
 
 
@@ -276,3 +281,79 @@ def figure_pair_distances(distances: dict[str, PairDistances], ncols: int = 4):
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def figure_minimisers(results: dict[tuple[str, int, int], NegativeTermMinimum], shown: tuple[str, ...]):
+    """Figure 5 for the divergences ``shown`` (d = 3, N = 4), then, for every (N, d), the largest
+    distance of a minimiser's Gram matrix from the simplex's, per divergence."""
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({(n, d) for _, n, d in results})
+    names = list(dict.fromkeys(k for k, _, _ in results))
+    fig = plt.figure(figsize=(3.4 * max(len(shown), 2), 6.6))
+    for i, name in enumerate(shown):
+        figure_simplex_3d(results[(name, 4, 3)], fig.add_subplot(2, len(shown), i + 1, projection="3d"))
+    ax = fig.add_subplot(2, 1, 2)
+    width = 0.8 / len(sizes)
+    for k, (n, d) in enumerate(sizes):
+        vals = [max(results[(name, n, d)].diagnostics.gram_max, 1e-10) for name in names]
+        ax.bar(np.arange(len(names)) + k * width, vals, width, label=f"N={n}, d={d}")
+    ax.axhline(1e-3, color="k", ls=":", lw=1, label="1e-3")
+    ax.set_xticks(np.arange(len(names)) + width * (len(sizes) - 1) / 2, names)
+    ax.set_yscale("log")
+    ax.set_ylabel("max |x_i.x_j + 1/(N-1)|")
+    ax.legend(fontsize=7, ncol=len(sizes) + 1)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``python -m analysis.uniformity``: minimise the negative term for every divergence at
+    several (N, d), print the distance to the simplex, and draw Figure 5."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=["4x3", "8x7", "8x3"],
+                   help="point counts and dimensions NxD (N <= D+1: Theorem 3 applies)")
+    p.add_argument("--divergences", nargs="+", default=list(divergences.names()), help="divergences")
+    p.add_argument("--c", type=float, default=1.0, help="f-Gaussian precision 1/(2 sigma^2)")
+    p.add_argument("--mu", type=float, default=1.0, help="f-Gaussian scale mu")
+    p.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iterations at most")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the starting points")
+    p.add_argument("--name", default="uniformity_simplex", help="figure name in figures/")
+    args = p.parse_args(argv)
+    try:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+        assert all(len(s) == 2 for s in sizes)
+    except (ValueError, AssertionError):
+        p.error(f"--sizes {args.sizes} is not allowed; each size is NxD, e.g. 4x3")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    start = time.time()
+    if (4, 3) not in sizes:
+        sizes.insert(0, (4, 3))
+    results = {(name, n, d): minimise_negative_term(name, n, d, args.c, args.mu, args.seed, args.max_iter)
+               for name in args.divergences for n, d in sizes}
+    print(f"negative term minimised over N points of S^(d-1) (c={args.c:g}, mu={args.mu:g}); "
+          f"simplex = Jensen bound h(2N/(N-1))")
+    print(f"{'div':8s} {'N':>3s} {'d':>3s} {'value':>11s} {'simplex':>11s} {'centroid':>9s} "
+          f"{'max|gram dev|':>13s} {'antipodal':>9s}")
+    numbers = {}
+    for (name, n, d), r in results.items():
+        g = r.diagnostics
+        print(f"{name:8s} {n:3d} {d:3d} {r.value:11.6f} {r.simplex_value:11.6f} {g.centroid_norm:9.1e} "
+              f"{g.gram_max:13.1e} {r.antipodal_fraction:9.2f}")
+        numbers[f"{name}_N{n}_d{d}"] = {"value": r.value, "simplex_value": r.simplex_value,
+                                        "centroid_norm": g.centroid_norm, "gram_max": g.gram_max,
+                                        "sq_distance_rms": g.sq_distance_rms,
+                                        "antipodal_fraction": r.antipodal_fraction,
+                                        "grad_norm": r.grad_norm, "is_simplex": g.is_simplex}
+    shown = tuple(k for k in ("kl", "rkl", "neyman") if k in args.divergences) or (args.divergences[0],)
+    config = {**vars(args), "seconds": round(time.time() - start, 1)}
+    png = save_figure(args.name, figure_minimisers(results, shown), numbers, config)
+    print(f"wrote {png} ({config['seconds']} s)")
+    return numbers
+
+
+if __name__ == "__main__":
+    main()

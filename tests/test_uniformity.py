@@ -130,3 +130,17 @@ def test_bad_input_is_rejected():
         U.regular_simplex(5, 3)
     with pytest.raises(ValueError, match="must match"):
         U.pair_distances(np.ones((4, 3)), np.ones((5, 3)))
+
+
+@pytest.mark.slow
+def test_short_training_rkl_collapses_and_js_does_not(tmp_path):
+    """The same one-epoch digits run: RKL's embeddings collapse, JS's do not (collapse statistic)."""
+    from analysis import collapse
+    from fmicl_core.train import TrainConfig
+
+    base = TrainConfig(epochs=1, knn_every=0, probe_iters=10, n_pairs=64)
+    runs = collapse.collapse_study(("rkl", "js"), base, str(tmp_path))
+    assert runs["rkl"].collapsed and not runs["js"].collapsed
+    assert runs["rkl"].collapse_std < 0.01 * runs["rkl"].uniform_std
+    assert runs["js"].collapse_std > 10 * runs["rkl"].collapse_std
+    assert not runs["random init"].collapsed
