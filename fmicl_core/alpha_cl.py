@@ -83,7 +83,8 @@ def dual2_normalise(w: Tensor, alpha_eps: float = 0.0) -> Tensor:
 def two_view_distances(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
     """Half squared distances ``1 - cos`` of the 2N views: positives (2N,) and negatives (2N, 2N - 2)
     (each row without the anchor itself and its positive)."""
-    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    z = torch.cat([z1, z2])
+    z = F.normalize(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z, dim=1)
     n2 = z.shape[0]
     n = n2 // 2
     d2 = 1.0 - z @ z.T
