@@ -1,0 +1,133 @@
+"""Split-conformal sets in embedding space (spec theory_papers.md §3.2): volume formula, the
+coverage guarantee for every set type, learnt geometry vs the ball, and exchangeability."""
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis import conformal as cf
+from analysis import conformal_sets as cs
+
+ALPHA = 0.1
+
+
+def test_unit_ball_volumes_are_known_values():
+    assert math.exp(cs.log_unit_ball_volume(2.0, 2)) == pytest.approx(math.pi)
+    assert math.exp(cs.log_unit_ball_volume(2.0, 3)) == pytest.approx(4 * math.pi / 3)
+    assert math.exp(cs.log_unit_ball_volume(1.0, 3)) == pytest.approx(8 / 6)  # cross-polytope 2^k/k!
+    assert cs.log_unit_ball_volume(math.inf, 4) == pytest.approx(4 * math.log(2))
+    # Monte Carlo for a non-integer p: fraction of the cube [-1, 1]^3 inside the unit l_1.5 ball
+    u = np.random.default_rng(0).uniform(-1, 1, (400_000, 3))
+    frac = np.mean(np.linalg.norm(u, 1.5, axis=1) <= 1)
+    assert math.exp(cs.log_unit_ball_volume(1.5, 3)) == pytest.approx(8 * frac, rel=0.01)
+
+
+def test_log_volume_of_a_set_scales_with_lambda_and_q():
+    lam = np.diag([2.0, 0.5, 4.0])
+    g = cs.Geometry(lam, 2.0)
+    assert g.log_volume(3.0) == pytest.approx(-math.log(4.0) + 3 * math.log(3.0) + math.log(4 * math.pi / 3))
+
+
+def test_conformal_quantile_is_the_ceil_rank():
+    scores = np.arange(1.0, 10.0)  # n = 9
+    assert cs.conformal_quantile(scores, 0.1) == 9.0  # ceil(10 * 0.9) = 9
+    assert cs.conformal_quantile(scores, 0.05) == math.inf  # ceil(10 * 0.95) = 10 > 9
+    assert cs.conformal_quantile(scores, 0.5) == 5.0
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """Synthetic anisotropic pairs: geometries fitted once on a shape split; the rest is split at
+    random into calibration and test many times (exchangeable given the fit split)."""
+    pairs = cf.synthetic_pairs(n=700, seed=1)
+    fit = slice(0, 200)
+    res_fit = pairs.positives[fit] - pairs.anchors[fit]
+    geos = {m: fitter(res_fit, ALPHA) for m, fitter in cf.METHODS.items()}
+    return pairs, geos
+
+
+def _coverages(pairs, geo, splits, n_cal, seed):
+    rng = np.random.default_rng(seed)
+    rest = np.arange(200, pairs.anchors.shape[0])
+    res = pairs.positives[rest] - pairs.anchors[rest]
+    scores = geo.score(res)
+    out = []
+    for _ in range(splits):
+        perm = rng.permutation(rest.size)
+        q = cs.conformal_quantile(scores[perm[:n_cal]], ALPHA)
+        out.append(np.mean(scores[perm[n_cal:]] <= q))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("method", list(cf.METHODS))
+def test_mean_coverage_lies_in_the_conformal_band_for_every_set_type(fitted, method):
+    """Over 300 random calibration/test splits the mean coverage lies in
+    [1 - alpha, 1 - alpha + 1/(n + 1)] up to Monte Carlo error, taken as 3 standard errors of the mean."""
+    pairs, geos = fitted
+    n_cal = 200
+    cov = _coverages(pairs, geos[method], 300, n_cal, seed=2)
+    se = cov.std(ddof=1) / math.sqrt(cov.size)
+    assert 1 - ALPHA - 3 * se <= cov.mean() <= 1 - ALPHA + 1 / (n_cal + 1) + 3 * se
+
+
+def test_learnt_geometry_has_smaller_volume_than_the_ball_on_anisotropic_positives(fitted):
+    pairs, geos = fitted
+    cal = slice(200, 450)
+    vols = {m: cs.calibrate(g, pairs.anchors[cal], pairs.positives[cal], ALPHA).log_volume
+            for m, g in geos.items()}
+    assert vols["whitened_lp"] < vols["ball"] - 1.0
+    assert vols["mvcs"] < vols["ball"] - 1.0
+
+
+def test_mvcs_lowers_its_loss_from_the_whitened_l2_start():
+    pairs = cf.synthetic_pairs(n=300, seed=3)
+    res = pairs.positives - pairs.anchors
+    start = cs.Geometry(cs.whitened_lp(res, ALPHA, p_grid=(2.0,)).lam, 2.0)
+    learnt = cs.mvcs(res, ALPHA, steps=150)
+
+    def loss(g):  # the MVCS objective at the fit split's order statistic
+        s = np.sort(g.score(res))[math.ceil((1 - ALPHA) * len(res)) - 1]
+        return g.log_volume(s)
+
+    assert loss(learnt) < loss(start)
+
+
+def test_split_experiment_reports_nominal_coverage_and_higher_exclusion_for_learnt_sets():
+    res = cf.split_experiment(cf.synthetic_pairs(seed=4), (ALPHA,), splits=4, methods=("ball", "whitened_lp"))
+    ball, wlp = res["ball"][str(ALPHA)], res["whitened_lp"][str(ALPHA)]
+    assert abs(ball["coverage"][0] - (1 - ALPHA)) < 0.05 and abs(wlp["coverage"][0] - (1 - ALPHA)) < 0.05
+    assert wlp["exclusion"][0] > ball["exclusion"][0]
+
+
+def test_digits_pairs_are_disjoint_same_class_pairs():
+    pairs = cf.digits_pairs("pca", seed=0)
+    rows = np.concatenate([pairs.anchors, pairs.positives])
+    assert np.unique(rows.round(8), axis=0).shape[0] == rows.shape[0]  # every image used once
+    assert pairs.anchors.shape == (pairs.anchors.shape[0], 9) and 520 <= pairs.anchors.shape[0] <= 540
+
+
+def test_without_exchangeability_coverage_falls_below_nominal():
+    """Calibration pairs sharing the anchors of one small pool, test pairs those of another: coverage
+    drops below 1 - alpha by many standard errors; the exchangeable control stays in the band."""
+    r = cf.pooled_anchor_coverage(ALPHA, splits=400, seed=0)
+    shared, control = r["shared_pools"], r["exchangeable"]
+    assert shared["coverage"] < 1 - ALPHA - 3 * shared["se"]
+    assert 1 - ALPHA - 3 * control["se"] <= control["coverage"] <= r["upper"] + 3 * control["se"]
+
+
+def test_bad_inputs_are_rejected():
+    with pytest.raises(ValueError, match="alpha"):
+        cs.conformal_quantile(np.ones(5), 1.5)
+    with pytest.raises(ValueError, match="finite"):
+        cs.conformal_quantile(np.array([1.0, np.nan]), 0.1)
+    with pytest.raises(ValueError, match="residuals must be"):
+        cs.euclidean_ball(3).score(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        cf.Pairs(np.full((3, 2), np.nan), np.zeros((3, 2)), np.array([0, 1, 0]), "x")
+    with pytest.raises(ValueError, match="unknown encoder"):
+        cf.digits_pairs("tsne")
+    with pytest.raises(ValueError, match="unknown method"):
+        cf.split_experiment(cf.synthetic_pairs(n=60), methods=("cube",))
+    with pytest.raises(SystemExit):
+        cf.main(["--alpha", "2"])
