@@ -59,7 +59,7 @@ from scipy import stats
 from analysis.flows import PRIORS, FlowFit, fit_flow
 from analysis.outputs import save_figure
 
-__all__ = ["CERTIFY_R", "GaussianCheck", "main", "plot_checks", "verify_gaussian"]
+__all__ = ["CERTIFY_R", "GaussianCheck", "kernel_sigma2", "main", "plot_checks", "verify_gaussian"]
 
 CERTIFY_R = -0.9
 FIGURE_NAME = "gaussian_assumption"
@@ -109,6 +109,17 @@ class GaussianCheck:
 def _implied_sigma2(slope: float, noise: float) -> float:
     """``-1 / (2 slope)`` minus the thickening's ``2 noise^2`` (module docstring, step 2)."""
     return -1.0 / (2.0 * slope) - 2.0 * noise**2 if slope < 0 else float("nan")
+
+
+def kernel_sigma2(train_config: dict) -> float:
+    """The sigma^2 a run trained with: the f-Gaussian ``sigma**2``, or for InfoNCE (cosine / tau) the
+    temperature, since ``exp(x.y / tau) = const * exp(-||x - y||^2 / (2 tau))`` on the sphere (spec
+    ``fmicl_paper.md`` section 3: KL with the f-Gaussian is cosine with tau = sigma^2). NaN if unknown."""
+    key = "temperature" if train_config.get("objective") == "infonce" else "sigma"
+    value = train_config.get(key)
+    if value is None:
+        return float("nan")
+    return float(value) if key == "temperature" else float(value) ** 2
 
 
 def _check_pairs(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -342,8 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
         checks = [verify_gaussian(x, y, prior, **options) for prior in priors]
     except ValueError as err:
         sys.exit(f"verify_gaussian: error: {err}")
-    sigma = train_config.get("sigma")
-    trained_sigma2 = float(sigma) ** 2 if sigma is not None else float("nan")
+    trained_sigma2 = kernel_sigma2(train_config)
     run = f"{train_config.get('method')}-{train_config.get('objective')} on {train_config.get('dataset')}"
     print(f"pairs: {len(x)} x d={x.shape[1]} from {source} ({run}); fitted dim {checks[0].fitted_dim} "
           f"(explained variance {checks[0].explained_variance:.3f})")
