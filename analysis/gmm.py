@@ -66,7 +66,7 @@ def _fit_and_score(gmm: GMM, m: Method, pairs, target: np.ndarray, x_test: np.nd
     z = x_test @ enc.weight.T
     nmi_sphere, _ = cluster_scores(z / np.linalg.norm(z, axis=1, keepdims=True), y_test, gmm.k, seed)
     return score_projection(m.name, gmm.delta, enc.weight, target, x_test, y_test, seed,
-                            singular_values=np.linalg.svd(enc.weight, compute_uv=False),
+                            encoder_weight=enc.weight, singular_values=np.linalg.svd(enc.weight, compute_uv=False),
                             nmi_normalised=nmi_sphere, seconds=enc.seconds, **extra)
 
 

@@ -135,14 +135,19 @@ def fixed_source(views: Sequence[np.ndarray]) -> Source:
     return Source((xs[0].shape[1], xs[1].shape[1]), draw)
 
 
-def stream_source(sampler, dims: tuple[int, int]) -> Source:
-    """Fresh pairs every step from ``sampler.sample_pairs(batch, rng)`` (the population objective)."""
+def stream_source(sampler, dims: tuple[int, int], chunk: int = 64) -> Source:
+    """Fresh pairs every step from ``sampler.sample_pairs(n, rng)`` (the population objective), drawn
+    ``chunk`` batches at a time so that the sampler's per-call cost is paid once per chunk."""
+    buffer: list[tuple[Tensor, Tensor]] = []
 
     def draw(batch: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=gen)))
-        pairs = sampler.sample_pairs(batch, rng)
-        return (torch.as_tensor(pairs.x, dtype=torch.float32),
-                torch.as_tensor(pairs.x_pos, dtype=torch.float32))
+        if not buffer:
+            rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=gen)))
+            pairs = sampler.sample_pairs(batch * chunk, rng)
+            x, x_pos = (torch.as_tensor(v, dtype=torch.float32) for v in (pairs.x, pairs.x_pos))
+            buffer.extend(zip(x.split(batch), x_pos.split(batch)))
+            buffer.reverse()
+        return buffer.pop()
 
     return Source(dims, draw)
 
@@ -161,14 +166,19 @@ def train_linear(source: Source, loss: LossFn, r: int, shared: bool = True,
     weights = [(config.init_scale * torch.randn(r, d, generator=gen)).requires_grad_() for d in dims]
     opt = torch.optim.Adam(weights, lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (B, r) matrices: a thread pool costs more than it saves
     start = time.perf_counter()
-    for _ in range(config.steps):
-        x, x_pos = source.draw(config.batch, gen)
-        value = loss(x @ weights[0].T, x_pos @ weights[-1].T)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
-        sched.step()
+    try:
+        for _ in range(config.steps):
+            x, x_pos = source.draw(config.batch, gen)
+            value = loss(x @ weights[0].T, x_pos @ weights[-1].T)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            sched.step()
+    finally:
+        torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     return [LinearEncoder(w.detach().double().numpy(), value.item(), seconds) for w in weights]
 
