@@ -29,8 +29,8 @@ import numpy as np
 from analysis import conformal_sets as cs
 from analysis.outputs import save_figure
 
-__all__ = ["METHODS", "Pairs", "coverage_curves", "digits_pairs", "feature_pairs", "figure", "main",
-           "pooled_anchor_coverage", "run", "split_experiment", "synthetic_pairs"]
+__all__ = ["METHODS", "Pairs", "coverage_curves", "digits_pairs", "feature_pairs", "figure", "headline",
+           "main", "pooled_anchor_coverage", "run", "split_experiment", "synthetic_pairs"]
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def figure(numbers: dict):
     return fig
 
 
-def _headline(numbers: dict) -> list[str]:
+def headline(numbers: dict) -> list[str]:
     alpha = str(numbers["alpha"])
     lines = [f"alpha={alpha}, {numbers['splits']} random splits (mean +- sd)"]
     for source, res in numbers["table"].items():
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(str(err))
     numbers["seconds"] = time.time() - start
     path = save_figure(args.name, figure(numbers), numbers, vars(args))
-    print("\n".join(_headline(numbers)))
+    print("\n".join(headline(numbers)))
     print(f"wrote {path} in {numbers['seconds']:.1f} s")
     return numbers
 

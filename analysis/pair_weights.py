@@ -35,7 +35,7 @@ from torch import Tensor
 
 from fmicl_core import divergences
 
-__all__ = ["FAMILY", "IMPORTANCE", "PairWeights", "autograd_weights", "family_loss",
+__all__ = ["FAMILY", "IMPORTANCE", "IMPORTANCE_TEXT", "PairWeights", "autograd_weights", "family_loss",
            "family_weights", "fmicl_distance_loss", "fmicl_weights", "infonce_softmax_weights"]
 
 Fn = Callable[[Tensor], Tensor]
@@ -149,6 +149,9 @@ IMPORTANCE: dict[str, Callable[..., Fn]] = {
     "neyman": lambda: (lambda g: 2.0 / g),
 }
 """``G^2 f''(G)`` in closed form for every divergence of :mod:`fmicl_core.divergences`."""
+
+IMPORTANCE_TEXT = {"kl": "G", "js": "G/(1+G)", "pearson": "2 G^2", "sh": "G^(1/2)/2",
+                   "tsallis": "beta G^beta", "vlc": "8 G^2/(1+G)^3", "rkl": "1", "neyman": "2/G"}
 
 
 def _importance(divergence: str, beta: float) -> Fn:
