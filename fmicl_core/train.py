@@ -229,24 +229,31 @@ def _optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optim
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _evaluate(model: SimCLR, train: data.ImageData, test: data.ImageData, config: TrainConfig,
-              probe: bool) -> tuple[float, float]:
-    """kNN and (when ``probe``) linear-probe accuracy of the encoder features."""
-    recipe = config.resolved_recipe()
-    xtr, _ = encode(model, train.images, recipe)
-    xte, _ = encode(model, test.images, recipe)
-    ytr, yte = train.labels.to(xtr.device), test.labels.to(xtr.device)
+def _accuracies(config: TrainConfig, xtr: Tensor, ytr: Tensor, xte: Tensor, yte: Tensor,
+                probe: bool) -> tuple[float, float]:
+    """kNN and (when ``probe``) linear-probe accuracy of train/test features."""
     knn = knn_accuracy(xtr, ytr, xte, yte, config.knn_k, config.knn_t)
     lin = linear_probe(xtr, ytr, xte, yte, _protocol(config)) if probe else math.nan
     return knn, lin
+
+
+def _evaluate(model: SimCLR, train: data.ImageData, test: data.ImageData, config: TrainConfig,
+              probe: bool) -> tuple[float, float]:
+    """:func:`_accuracies` of the encoder features of the un-augmented images."""
+    recipe = config.resolved_recipe()
+    xtr, _ = encode(model, train.images, recipe)
+    xte, _ = encode(model, test.images, recipe)
+    return _accuracies(config, xtr, train.labels.to(xtr.device), xte, test.labels.to(xtr.device), probe)
 
 
 def _protocol(config: TrainConfig) -> ProbeProtocol:
     return ProbeProtocol(max_iter=config.probe_iters, weight_decay=config.probe_wd)
 
 
-def _write_metrics(path: Path, lines: list[str]) -> None:
-    checkpoint.atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines)))
+def _read_metrics(path: Path, epochs: int) -> list[str]:
+    """The lines of ``path`` of the first ``epochs`` epochs."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [line for line in lines if json.loads(line)["epoch"] <= epochs]
 
 
 class _Run:
@@ -281,6 +288,7 @@ class _Run:
         self.epoch, self.step = 0, 0
         self.sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, estimate, steps
         self.floor = (math.nan, math.nan)
+        self.metrics: list[str] = []  # the lines of metrics.jsonl
 
     @property
     def checkpoint_path(self) -> Path:
@@ -299,15 +307,19 @@ class _Run:
             self.sums = state["sums"].to(self.device)
             self.floor = tuple(state["floor"])
             if self.rank == 0:
-                kept = [line + "\n" for line in (self.dir / "metrics.jsonl").read_text().splitlines()
-                        if json.loads(line)["epoch"] <= self.epoch]
-                _write_metrics(self.dir / "metrics.jsonl", kept)
+                self.metrics = _read_metrics(self.dir / "metrics.jsonl", self.epoch)
+                self.write_metrics()
             return
         if self.rank == 0:
             self.floor = _evaluate(self.model, self.train, self.test, self.config, probe=True)
             checkpoint.atomic_write(self.dir / "config.json", lambda tmp: Path(tmp).write_text(
                 json.dumps(self.config.to_dict(), indent=2) + "\n"))
-            _write_metrics(self.dir / "metrics.jsonl", [])
+            self.write_metrics()
+
+    def write_metrics(self) -> None:
+        """Rewrite metrics.jsonl atomically (a kill never leaves half a line)."""
+        text = "".join(line + "\n" for line in self.metrics)
+        checkpoint.atomic_write(self.dir / "metrics.jsonl", lambda tmp: Path(tmp).write_text(text))
 
     def save(self) -> None:
         if self.rank != 0:
@@ -390,8 +402,8 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
             if due or run.epoch == c.epochs:
                 record["knn"] = _evaluate(run.model, run.train, run.test, c, probe=False)[0]
                 bar.write(f"epoch {run.epoch}: loss {record['loss']:.4f}, kNN {record['knn']:.4f}")
-            with open(run.dir / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            run.metrics.append(json.dumps(record))
+            run.write_metrics()
         run.save()
     bar.close()
 
@@ -410,13 +422,8 @@ def train(config: TrainConfig) -> TrainResult:
                                time.perf_counter() - started)
         feats = compute_features(run.model, run.train, run.test, run.config)
         save_features(run.dir / "features.npz", feats)
-        dev = run.device
-        xtr, xte = (torch.from_numpy(feats.train_encoder).to(dev),
-                    torch.from_numpy(feats.test_encoder).to(dev))
-        ytr, yte = (torch.from_numpy(feats.train_labels).to(dev),
-                    torch.from_numpy(feats.test_labels).to(dev))
-        knn = knn_accuracy(xtr, ytr, xte, yte, config.knn_k, config.knn_t)
-        lin = linear_probe(xtr, ytr, xte, yte, _protocol(config))
+        arrays = (feats.train_encoder, feats.train_labels, feats.test_encoder, feats.test_labels)
+        knn, lin = _accuracies(config, *(torch.from_numpy(a).to(run.device) for a in arrays), probe=True)
         return TrainResult(run.dir, knn, lin, *run.floor, time.perf_counter() - started)
     finally:
         if run.owns_group:
