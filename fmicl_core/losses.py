@@ -130,40 +130,6 @@ class FMICLTerms:
     estimate: Tensor
 
 
-def fmicl_terms(
-    z1: Tensor,
-    z2: Tensor,
-    divergence: str | divergences.Divergence = "kl",
-    similarity: str = "gaussian",
-    sigma: float = DEFAULT_SIGMA,
-    alpha: float = 40.0,
-    mu: float = 1.0,
-    negatives: str = "two_view",
-    queue: Tensor | None = None,
-    temperature: float = 0.5,
-    gather_all: bool = False,
-) -> FMICLTerms:
-    """The f-MICL loss and its parts (see :func:`fmicl_loss` for the arguments)."""
-    _check_positive("alpha", alpha)
-    div = divergences.get(divergence)
-    sim = get_similarity(similarity, sigma=sigma, mu=mu, temperature=temperature)
-    z1, z2, queue = _prepare(z1, z2, queue)
-    lay = _layout(z1, z2, negatives, queue, gather_all)
-
-    positive = sim.positive(div, sim.paired_logits(z1, z2)).mean()
-    total = sim.negative(div, _full_precision(sim.logits(lay.rows, lay.cols))).sum()
-    for idx in lay.excluded:  # remove each row's own column and its positive from the sum
-        total = total - sim.negative(div, sim.paired_logits(lay.rows, lay.cols[idx])).sum()
-    negative = total / (lay.rows.shape[0] * lay.negatives_per_row)
-    loss = alpha * negative - positive
-    return FMICLTerms(loss, positive, negative, (positive - negative).detach())
-
-
-def _full_precision(x: Tensor) -> Tensor:
-    """Logits made under bf16/fp16 autocast are raised to float32 before the nonlinearities."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
 def fmicl_loss(
     z1: Tensor,
     z2: Tensor,
@@ -176,7 +142,9 @@ def fmicl_loss(
     queue: Tensor | None = None,
     temperature: float = 0.5,
     gather_all: bool = False,
-) -> Tensor:
+    *,
+    return_terms: bool = False,
+) -> Tensor | FMICLTerms:
     """f-MICL loss ``-mean_pos s + alpha * mean_neg f*(s)`` to minimise (paper section 1, eq. for
     i_hat_f with the weighting alpha in front of the negative term).
 
@@ -191,13 +159,37 @@ def fmicl_loss(
         negatives: ``two_view``, ``one_view`` or ``cross`` (module docstring).
         queue: (K, d) keys; when given, the MoCo form: negatives are every query-key pair.
         gather_all: under ``torch.distributed``, use the global batch as negatives.
+        return_terms: return :class:`FMICLTerms` (loss, positive, negative, estimate) instead.
 
     Example:
         >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
         >>> loss = fmicl_loss(z1, z2, divergence="js", alpha=40.0)
     """
-    return fmicl_terms(z1, z2, divergence, similarity, sigma, alpha, mu, negatives, queue,
-                       temperature, gather_all).loss
+    _check_positive("alpha", alpha)
+    div = divergences.get(divergence)
+    sim = get_similarity(similarity, sigma=sigma, mu=mu, temperature=temperature)
+    z1, z2, queue = _prepare(z1, z2, queue)
+    lay = _layout(z1, z2, negatives, queue, gather_all)
+
+    positive = sim.positive(div, sim.paired_logits(z1, z2)).mean()
+    total = sim.negative(div, _full_precision(sim.logits(lay.rows, lay.cols))).sum()
+    for idx in lay.excluded:  # remove each row's own column and its positive from the sum
+        total = total - sim.negative(div, sim.paired_logits(lay.rows, lay.cols[idx])).sum()
+    negative = total / (lay.rows.shape[0] * lay.negatives_per_row)
+    loss = alpha * negative - positive
+    if return_terms:
+        return FMICLTerms(loss, positive, negative, (positive - negative).detach())
+    return loss
+
+
+def fmicl_terms(z1: Tensor, z2: Tensor, *args, **kwargs) -> FMICLTerms:
+    """The f-MICL loss and its parts: :func:`fmicl_loss` with ``return_terms=True``."""
+    return fmicl_loss(z1, z2, *args, return_terms=True, **kwargs)
+
+
+def _full_precision(x: Tensor) -> Tensor:
+    """Logits made under bf16/fp16 autocast are raised to float32 before the nonlinearities."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 class FMICLLoss(nn.Module):
