@@ -107,9 +107,10 @@ def whitened_lp(fit_residuals: np.ndarray, alpha: float, p_grid: tuple[float, ..
 
 
 def _torch_lp(v: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Row-wise ``||v||_p`` for a tensor p, computed as ``m ||v / m||_p`` (m the max |v|)."""
-    a = v.abs()
-    m = a.max(1, keepdim=True).values.clamp_min(1e-30)
+    """Row-wise ``||v||_p`` for a tensor p, computed as ``m ||v / m||_p`` (m the max |v|); entries are
+    floored at 1e-30 so that d/dp of ``0^p`` is 0, not NaN (identical views give zero residuals)."""
+    a = v.abs().clamp_min(1e-30)
+    m = a.max(1, keepdim=True).values
     return m[:, 0] * ((a / m) ** p).sum(1) ** (1.0 / p)
 
 

@@ -93,6 +93,15 @@ def test_mvcs_lowers_its_loss_from_the_whitened_l2_start():
     assert loss(learnt) < loss(start)
 
 
+def test_mvcs_stays_finite_with_identical_views():
+    """Two identical augmentations give a zero residual; d/dp of 0^p must not turn the fit into NaN."""
+    pairs = cf.synthetic_pairs(n=120, seed=5)
+    res = pairs.positives - pairs.anchors
+    res[:3] = 0.0
+    g = cs.mvcs(res, ALPHA, steps=30)
+    assert np.isfinite(g.lam).all() and np.isfinite(g.p) and np.isfinite(g.score(res)).all()
+
+
 def test_split_experiment_reports_nominal_coverage_and_higher_exclusion_for_learnt_sets():
     res = cf.split_experiment(cf.synthetic_pairs(seed=4), (ALPHA,), splits=4, methods=("ball", "whitened_lp"))
     ball, wlp = res["ball"][str(ALPHA)], res["whitened_lp"][str(ALPHA)]
