@@ -66,6 +66,8 @@ class Result:
     batched: float  # (a) images/s
     torchvision: float  # (b)
     model_only: float  # (c)
+    workers: int
+    steps: int
 
     @property
     def overhead(self) -> float:
@@ -124,12 +126,13 @@ def make_step(setting: Setting, device: torch.device, args) -> Callable[[Tensor,
 
 def run_setting(name: str, device: torch.device, args) -> Result:
     s = SETTINGS[name]
-    batch = args.batch_size or (s.batch_cuda if device.type == "cuda" else s.batch_cpu)
-    needed = batch * (args.warmup + args.steps)
+    cuda = device.type == "cuda"
+    batch = args.batch_size or (s.batch_cuda if cuda else s.batch_cpu)
+    steps = args.steps or (20 if cuda else 3)
     if s.dataset == "digits":
         train = data.load_dataset("digits")
     else:
-        train = data.load_dataset("synthetic", shape=s.shape, size=max(needed, 2048), seed=args.seed)
+        train = data.load_dataset("synthetic", shape=s.shape, size=max(4 * batch, 2048), seed=args.seed)
     if batch > len(train):
         raise ValueError(f"--batch-size {batch} is larger than the {len(train)} images of setting {name!r}")
     torch.manual_seed(args.seed)
@@ -137,20 +140,22 @@ def run_setting(name: str, device: torch.device, args) -> Result:
     aug = augment.make_augment(s.recipe, train.image_size, train.channels)
     images = train.images.to(device)
     gen = torch.Generator(device).manual_seed(args.seed)
+    pairs = data.TwoViews(train, augment.torchvision_transform(s.recipe, train.image_size, train.channels))
+    workers = args.workers if args.workers >= 0 else min(8, os.cpu_count() or 1)
 
     def batched_views() -> Iterator[tuple[Tensor, Tensor]]:
         while True:
             x = images[torch.randint(0, len(images), (batch,), device=device, generator=gen)]
             yield aug(x, gen), aug(x, gen)
 
-    def loader_views() -> Iterator[tuple[Tensor, Tensor]]:
-        pairs = data.TwoViews(train, augment.torchvision_transform(s.recipe, train.image_size, train.channels))
-        loader = torch.utils.data.DataLoader(pairs, batch_size=batch, shuffle=True, drop_last=True,
-                                             num_workers=args.workers, pin_memory=device.type == "cuda",
-                                             persistent_workers=args.workers > 0)
-        while True:
-            for x1, x2, _ in loader:
-                yield x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
+    def loader_views(n_batches: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """A fresh DataLoader over exactly ``n_batches`` batches: its workers start and stop within the
+        round, so they neither work in the background of the other pipelines nor carry a full queue over."""
+        index = torch.randint(0, len(train), (n_batches * batch,)).tolist()
+        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(pairs, index), batch_size=batch,
+                                             num_workers=workers, pin_memory=cuda)
+        for x1, x2, _ in loader:
+            yield x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
 
     fixed = next(batched_views())
 
@@ -158,23 +163,30 @@ def run_setting(name: str, device: torch.device, args) -> Result:
         while True:
             yield fixed
 
-    feeds = {"model_only": model_views(), "batched": batched_views(), "torchvision": loader_views()}
-    rates: dict[str, list[float]] = {key: [] for key in feeds}
+    feeds = {"model_only": model_views(), "batched": batched_views()}
+    rates: dict[str, list[float]] = {key: [] for key in ("model_only", "batched", "torchvision")}
+    # the loader's untimed steps also drain the batches its workers prefetched (2 per worker)
+    loader_warmup = args.warmup + 2 * workers
     for round_ in range(args.rounds):  # interleaved, so that a change of machine load hits all three
+        warmup = args.warmup if round_ == 0 else 0
         for key, views in feeds.items():
-            warmup = args.warmup if round_ == 0 else 0
-            rates[key].append(images_per_second(step, views, batch, warmup, args.steps, device))
+            rates[key].append(images_per_second(step, views, batch, warmup, steps, device))
+        views = loader_views(loader_warmup + steps)
+        rates["torchvision"].append(images_per_second(step, views, batch, loader_warmup, steps, device))
     rate = {key: statistics.median(values) for key, values in rates.items()}
-    return Result(name, str(device), batch, rate["batched"], rate["torchvision"], rate["model_only"])
+    return Result(name, str(device), batch, rate["batched"], rate["torchvision"], rate["model_only"], workers,
+                  steps)
 
 
 def table(results: list[Result]) -> str:
-    head = (f"{'setting':<8} {'device':<7} {'B':>5} {'(a) batched':>12} {'(b) torchvision':>16} "
+    head = (f"{'setting':<8} {'device':<7} {'B':>5} {'steps':>5} {'workers':>7} {'(a) batched':>12} "
+            f"{'(b) torchvision':>16} "
             f"{'(c) model':>10} {'overhead 1-a/c':>15} {'speed-up a/b':>13} {'s/CIFAR epoch':>14}")
     lines = [head, "-" * len(head)]
     for r in results:
         epoch = f"{r.epoch_seconds:.1f}" if r.setting == "cifar" else "-"
-        lines.append(f"{r.setting:<8} {r.device:<7} {r.batch:>5} {r.batched:>12.1f} {r.torchvision:>16.1f} "
+        lines.append(f"{r.setting:<8} {r.device:<7} {r.batch:>5} {r.steps:>5} {r.workers:>7} {r.batched:>12.1f} "
+                     f"{r.torchvision:>16.1f} "
                      f"{r.model_only:>10.1f} {r.overhead:>14.1%} {r.speedup:>12.2f}x {epoch:>14}")
     return "\n".join(lines) + "\n(images/s of source images; each step trains on two views of each)"
 
@@ -202,11 +214,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=None,
                    help="settings to time (default: digits and cifar on the cpu, cifar on cuda)")
     p.add_argument("--batch-size", type=int, default=0, help="images per step (0: the setting's default)")
-    p.add_argument("--steps", type=int, default=4, help="timed steps per pipeline and round")
+    p.add_argument("--steps", type=int, default=0, help="timed steps per pipeline and round (0: 3 cpu, 20 cuda)")
     p.add_argument("--rounds", type=int, default=3,
                    help="rounds of (c), (a), (b) in turn; each rate is the median over rounds")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per pipeline before timing")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes of pipeline (b)")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed steps before timing (first round; pipeline (b): every round, plus its prefetch)")
+    p.add_argument("--workers", type=int, default=-1,
+                   help="DataLoader worker processes of pipeline (b) (-1: the cpu count, at most 8)")
     p.add_argument("--objective", default="kl", help="objective of fmicl_core.objectives (default kl)")
     p.add_argument("--proj-dim", type=int, default=512, help="embedding dimension d (paper: 512)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -220,8 +234,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> list[Result]:
     args = parser().parse_args(argv)
-    if min(args.steps, args.rounds, args.warmup + 1, args.workers + 1, args.batch_size + 1) < 1:
-        parser().error("--steps and --rounds must be >= 1, --warmup, --workers and --batch-size >= 0")
+    if min(args.rounds, args.steps + 1, args.warmup + 1, args.workers + 2, args.batch_size + 1) < 1:
+        parser().error("--rounds must be >= 1, --steps, --warmup and --batch-size >= 0, --workers >= -1")
     if args.device == "auto":
         runs = [("cpu", args.settings or ["digits", "cifar"])]
         if torch.cuda.is_available():
@@ -238,8 +252,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
     for line in check_targets(results):
         print(line)
     print(f"(torch {torch.__version__}, {torch.get_num_threads()} cpu threads, load average "
-          f"{os.getloadavg()[0]:.1f}; median of {args.rounds} rounds of {args.steps} timed steps after "
-          f"{args.warmup} warm-up steps)")
+          f"{os.getloadavg()[0]:.1f}; each rate the median of {args.rounds} interleaved rounds)")
     if args.json:
         numbers = [dict(asdict(r), overhead=r.overhead, speedup=r.speedup) for r in results]
         with open(args.json, "w") as fh:

@@ -20,6 +20,13 @@ def test_encoder_feature_shapes(name, channels, size, dim):
     assert out.shape == (2, dim) and torch.isfinite(out).all()
 
 
+def test_small_cnn_width():
+    net = make_encoder("small_cnn", 1, width=8)
+    assert net.feature_dim == 32 and net(torch.zeros(3, 1, 8, 8)).shape == (3, 32)
+    convs = [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == [8, 16, 32]
+
+
 def test_encoder_names_and_errors():
     assert encoder_names() == ["small_cnn", "resnet18", "resnet50", "mlp"]
     with pytest.raises(ValueError, match="unknown encoder 'vit'.*small_cnn.*resnet18"):
