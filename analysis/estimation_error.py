@@ -258,9 +258,12 @@ def main(argv: list[str] | None = None) -> EstimationErrorStudy:
     torch.set_num_threads(args.threads)
     start = time.time()
     ns = tuple(2**k for k in range(3, int(math.log2(args.max_n)) + 1))
-    coupling = VMFCoupling(args.d, args.kappa)
-    study = estimation_error_study(coupling, tuple(args.divergences), ns, args.reps, args.delta,
-                                   args.seed, args.mc_samples)
+    try:
+        coupling = VMFCoupling(args.d, args.kappa)
+        study = estimation_error_study(coupling, tuple(args.divergences), ns, args.reps, args.delta,
+                                       args.seed, args.mc_samples)
+    except ValueError as err:
+        p.error(str(err))
     numbers = study.numbers()
     print(f"vMF coupling d={args.d}, kappa={args.kappa:g}: sigma={coupling.sigma:.4f}, mu={coupling.mu:.4f}; "
           f"N = {ns[0]}..{ns[-1]}, {args.reps} batches each")

@@ -323,8 +323,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     try:
         sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
-        assert all(len(s) == 2 for s in sizes)
-    except (ValueError, AssertionError):
+        if any(len(s) != 2 for s in sizes):
+            raise ValueError
+    except ValueError:
         p.error(f"--sizes {args.sizes} is not allowed; each size is NxD, e.g. 4x3")
     import matplotlib
 
@@ -332,8 +333,11 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.time()
     if (4, 3) not in sizes:
         sizes.insert(0, (4, 3))
-    results = {(name, n, d): minimise_negative_term(name, n, d, args.c, args.mu, args.seed, args.max_iter)
-               for name in args.divergences for n, d in sizes}
+    try:
+        results = {(name, n, d): minimise_negative_term(name, n, d, args.c, args.mu, args.seed, args.max_iter)
+                   for name in args.divergences for n, d in sizes}
+    except ValueError as err:
+        p.error(str(err))
     print(f"negative term minimised over N points of S^(d-1) (c={args.c:g}, mu={args.mu:g}); "
           f"simplex = Jensen bound h(2N/(N-1))")
     print(f"{'div':8s} {'N':>3s} {'d':>3s} {'value':>11s} {'simplex':>11s} {'centroid':>9s} "
