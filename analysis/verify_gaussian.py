@@ -63,7 +63,6 @@ __all__ = ["CERTIFY_R", "GaussianCheck", "kernel_sigma2", "main", "plot_checks",
 
 CERTIFY_R = -0.9
 FIGURE_NAME = "gaussian_assumption"
-DEFAULT_RUN = Path("runs") / "simclr-kl-digits-s0" / "features.npz"
 
 
 @dataclass
@@ -302,8 +301,8 @@ def _parser() -> argparse.ArgumentParser:
         "positive-pair features and regress the held-out log-likelihood on the squared distance.",
     )
     p.add_argument("--features", default=None,
-                   help=f"features.npz of a trainer run (default: {DEFAULT_RUN}, trained first with the "
-                   "trainer's default config if missing)")
+                   help="features.npz of a trainer run (default: runs/simclr-kl-digits-s<seed>/features.npz, "
+                   "trained first with the trainer's default config if missing)")
     p.add_argument("--prior", default="both", choices=[*PRIORS, "both"], help="base distribution of the flow")
     p.add_argument("--epochs", type=int, default=60, help="maximum flow-training epochs (early stopping on held-out NLL)")
     p.add_argument("--patience", type=int, default=8, help="epochs without held-out improvement before stopping")
@@ -320,16 +319,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_pairs(path: str | None, seed: int) -> tuple[np.ndarray, np.ndarray, dict, str]:
+    """Positive pairs of ``path``, or of the trainer's default run (trained first if missing)."""
+    from fmicl_core.config import TrainConfig
     from fmicl_core.features import load_features
 
     if path is None:
-        path = DEFAULT_RUN
-        if not Path(path).exists():
-            from fmicl_core.train import TrainConfig, train
+        config = TrainConfig(seed=seed)
+        path = Path(config.out_dir) / config.run_name / "features.npz"
+        if not path.exists():
+            from fmicl_core.train import train
 
             print(f"{path} not found: training the default run (python -m fmicl_core.train) first", flush=True)
-            train(TrainConfig(seed=seed))
-            path = DEFAULT_RUN
+            train(config)
     feats = load_features(path)
     return feats.pair_x, feats.pair_y, feats.config, str(path)
 
