@@ -441,7 +441,35 @@ def _report(config: TrainConfig, result: TrainResult) -> str:
     ])
 
 
+def save_curves(config: TrainConfig, result: TrainResult) -> Path:
+    """``figures/train_<name>.png`` + ``.json``: loss and kNN accuracy per epoch, with the
+    random-initialisation floor, and the final numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.outputs import save_figure
+
+    records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    knn = [(r["epoch"], r["knn"]) for r in records if r["knn"] is not None]
+    fig, (ax_loss, ax_knn) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax_loss.plot([r["epoch"] for r in records], [r["loss"] for r in records])
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title=f"{config.method} + {config.objective}")
+    ax_knn.plot(*zip(*knn), marker="o", label="trained encoder")
+    ax_knn.axhline(result.random_knn_acc, ls="--", color="gray", label="random-init encoder")
+    ax_knn.set(xlabel="epoch", ylabel=f"kNN accuracy (k={config.knn_k})", title=config.dataset)
+    ax_knn.legend()
+    numbers = {"knn": result.knn_acc, "linear_probe": result.linear_acc, "random_knn": result.random_knn_acc,
+               "random_linear_probe": result.random_linear_acc, "seconds": result.seconds,
+               "probe_protocol": _protocol(config).describe(), "epochs": records}
+    path = save_figure(f"train_{config.run_name}", fig, numbers, config.to_dict())
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> TrainResult | None:
+    """The CLI: train, print the numbers, write ``figures/train_<name>.png`` (rank 0)."""
     config = from_args(argv)
     try:
         result = train(config)
@@ -452,6 +480,7 @@ def main(argv: list[str] | None = None) -> TrainResult | None:
         raise SystemExit(f"error: {err}") from None
     if os.environ.get("RANK", "0") == "0":
         print(_report(config, result))
+        print(f"figure: {save_curves(config, result)}")
     return result
 
 

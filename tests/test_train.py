@@ -99,7 +99,8 @@ def test_run_folder_contents(tmp_path):
     assert 0 <= result.knn_acc <= 1 and 0 <= result.random_linear_acc <= 1
 
 
-def test_sigterm_saves_then_resume_finishes_identically(tmp_path):
+def test_sigterm_saves_then_resume_finishes_identically(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMICL_FIGURES", str(tmp_path / "figures"))
     args = ["--dataset", "synthetic", "--synthetic-shape", "1,8,8", "--synthetic-size", "256",
             "--batch-size", "16", "--epochs", "3", "--proj-hidden", "32", "--proj-dim", "16",
             "--knn-every", "0", "--knn-k", "10", "--probe-iters", "5", "--n-pairs", "8",
@@ -121,6 +122,7 @@ def test_sigterm_saves_then_resume_finishes_identically(tmp_path):
     main([*args, "--name", "straight"])
     assert_same_state(weights(tmp_path / "killed"), weights(tmp_path / "straight"))
     assert metrics(tmp_path / "killed") == metrics(tmp_path / "straight")
+    assert (tmp_path / "figures" / "train_straight.png").is_file()  # the CLI's learning curves
 
 
 def test_learning_rate_schedule(tmp_path):
