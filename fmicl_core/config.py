@@ -68,8 +68,10 @@ class TrainConfig:
     proj_dim: int = _f(128, "embedding dimension d (paper: 512 for vision)")
     proj_layers: int = _f(2, "number of Linear layers of the projection head (2: SimCLR v1, 3: v2)")
     pred_hidden: int = _f(512, "hidden width of the MoCo v3 predictor (MoCo v3: 4096)")
-    queue_size: int = _f(1024, "MoCo queue length K (a multiple of --batch-size; MoCo CIFAR demo: 4096)")
-    moco_momentum: float = _f(0.99, "momentum m of the key encoder (MoCo v3: start of a cosine ramp to 1)")
+    queue_size: int = _f(256, "MoCo queue length K (a multiple of --batch-size; well below the dataset "
+                              "size, or the queue holds keys of the query's own image; MoCo CIFAR: 4096)")
+    moco_momentum: float = _f(0.9, "momentum m of the key encoder (MoCo v3: start of a cosine ramp to 1); "
+                                   "0.9 suits the few steps of digits, MoCo uses 0.99 on CIFAR")
     bn_splits: int = _f(8, "MoCo: BatchNorm statistics over this many groups of the batch (SplitBatchNorm, "
                            "the one-device form of ShuffleBN); 1 = plain BatchNorm")
     epochs: int = _f(20, "training epochs")
