@@ -26,9 +26,10 @@
 QUICK = True  # CI mode: smaller training budgets and fewer coupling strengths
 DELTAS = (1.0, 0.3) if QUICK else (1.0, 0.5, 0.3, 0.2, 0.1)
 INFONCE_STEPS, INFONCE_BATCH = (1500, 256) if QUICK else (6000, 512)
-FMICL_STEPS, FMICL_BATCH = (300, 128) if QUICK else (2000, 256)
+FMICL_STEPS, FMICL_BATCH = (500, 128) if QUICK else (2000, 256)
 FMICL_DELTAS = (1.0,) if QUICK else (1.0, 0.3)
-SIDE_STEPS = 600 if QUICK else 3000  # failure modes, digits, CLIP
+SIDE_STEPS = 800 if QUICK else 3000  # failure modes, digits, CLIP, sample-size sweep
+SWEEP_N = (1000, 10000, 100000) if QUICK else (1000, 10000, 100000, 1000000)
 SEED = 0
 
 # %%
@@ -41,7 +42,7 @@ from IPython.display import Markdown, display
 from analysis import gmm as G
 from analysis.gmm_clip import clip_experiment, make_two_modal
 from analysis.gmm_digits import digits_experiment
-from analysis.gmm_encoder import TrainConfig, fit_linear_encoder
+from analysis.gmm_encoder import TrainConfig
 from analysis.gmm_metrics import lda_projection, pca_projection
 from analysis.gmm_model import make_gmm
 from analysis.outputs import Claim, claims_table, save_figure
@@ -72,11 +73,26 @@ plt.show()
 # %%
 x_tr, y_tr = gmm.sample(5000, np.random.default_rng(SEED + 2))
 x_te, y_te = gmm.sample(1500, np.random.default_rng(SEED + 1))
-encoder = fit_linear_encoder(gmm.with_delta(DELTAS[-1]), config=infonce_cfg)
-weights = {f"InfoNCE (δ={DELTAS[-1]:g}, no labels)": encoder.weight, "LDA (labels)": lda_projection(x_tr, y_tr, 4),
+infonce_low = next(s for s in rows if s.method == "infonce" and s.delta == DELTAS[-1])
+weights = {f"InfoNCE (δ={DELTAS[-1]:g}, no labels)": infonce_low.extra["encoder_weight"],
+           "LDA (labels)": lda_projection(x_tr, y_tr, 4),
            "PCA": pca_projection(x_tr, 4)}
 fig = G.plot_projections(x_te, y_te, weights)
 save_figure("gmm_projection_2d", fig, dict(methods=list(weights)), config)
+plt.show()
+
+# %% [markdown]
+# ## A fixed training sample of n pairs
+# The angle error of the learnt subspace is statistical: it shrinks roughly like 1/(δ√n).
+
+# %%
+sweep = G.sweep_n(gmm, SWEEP_N, (1.0, 0.3), G.method("infonce", side_cfg), seed=SEED)
+fig, ax = plt.subplots(figsize=(4.5, 3.4))
+for d in (1.0, 0.3):
+    ax.loglog(SWEEP_N, [s.max_angle for s in sweep if s.delta == d], marker="o", label=f"InfoNCE, δ={d:g}")
+ax.set(xlabel="training pairs n", ylabel="largest angle to Fisher (deg)")
+ax.legend()
+save_figure("gmm_angle_vs_n", fig, dict(rows=sweep), dict(config, side=asdict(side_cfg), ns=SWEEP_N))
 plt.show()
 
 # %% [markdown]

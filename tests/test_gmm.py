@@ -17,9 +17,10 @@ from analysis.gmm_encoder import TrainConfig, fit_linear_encoder, inner_infonce,
 from analysis.gmm_metrics import angles_deg, effective_basis, lda_projection
 from analysis.gmm_model import between_scatter, make_gmm
 
-# Budgets (fresh pairs every step). delta = 0.3 needs ~2M pairs: the angle error of the InfoNCE
-# estimate scales like 1 / (delta sqrt(n)), and 1M pairs gave 2.8-3.1 degrees.
-INFONCE = {1.0: TrainConfig(steps=3000, batch=256), 0.3: TrainConfig(steps=4000, batch=512)}
+# Budgets (fresh pairs every step). The angle error is statistical and grows as delta falls: at
+# delta = 0.3, 1M pairs gave 2.8-4.9 degrees over seeds, 2M pairs 2.9-3.3, and the spec's setting
+# (6000 steps x B = 512, 3M pairs) 2.1 and 1.9 for seeds 0 and 1.
+INFONCE = {1.0: TrainConfig(steps=1500, batch=256), 0.3: TrainConfig(steps=6000, batch=512)}
 FMICL = TrainConfig(steps=600, batch=128)
 
 
@@ -97,6 +98,30 @@ def test_inner_infonce_closed_forms():
     assert inner_infonce(2 * a, b).item() != pytest.approx(inner_infonce(a, b).item(), abs=1e-3)
 
 
+def test_effective_basis_drops_collapsed_rows():
+    w = np.zeros((3, 6))
+    w[0, 0], w[1, 1], w[2, 2] = 2.0, 0.5, 1e-4  # the third row is collapsed
+    basis = effective_basis(w)
+    assert basis.shape == (6, 2) and max(angles_deg(basis, np.eye(6)[:, :2])) < 1e-6
+
+
+def test_pearson_and_tsallis_2_are_the_same_objective():
+    """Tsallis (beta = 2) has f(u) = u^2 - 1 = (u - 1)^2 + 2 (u - 1): Pearson plus a multiple of
+    (u - 1), which no f-divergence sees; the losses differ by a constant and train identically
+    (the pearson and tsallis rows of the f-MICL table coincide)."""
+    z1 = torch.randn(16, 4, requires_grad=True)
+    z2 = torch.randn(16, 4)
+    grads, values = [], []
+    for name in ("pearson", "tsallis"):
+        loss = make_loss(name, "gaussian", sigma=1.0, alpha=1.0)(z1, z2)
+        values.append(loss.item())
+        grads.append(torch.autograd.grad(loss, z1)[0])
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    z3 = torch.randn(16, 4)
+    shifted = [make_loss(n, "gaussian", sigma=1.0, alpha=1.0)(z1, z3).item() for n in ("pearson", "tsallis")]
+    assert shifted[0] - shifted[1] == pytest.approx(values[0] - values[1], abs=1e-5)
+
+
 def test_bad_inputs_are_rejected():
     with pytest.raises(ValueError, match="delta"):
         make_gmm(delta=0.0)
@@ -122,20 +147,18 @@ def test_infonce_recovers_the_fisher_subspace_and_matches_lda(comparison, delta)
 
 
 @pytest.mark.slow
-def test_fmicl_collapses_to_a_subset_of_the_fisher_directions(gmm, fmicl_rows):
+def test_fmicl_collapses_to_a_subspace_of_the_fisher_subspace(fmicl_rows):
     """Found, not claimed by any paper: with L2-normalised embeddings (f-Gaussian similarity) the
-    loss is blind to the scale of Ax, and the encoder switches off the weakest Fisher direction
-    (generalised eigenvalue 1.15 against 14.6, 7.1 and 4.8): A has effective rank 3 < K - 1, the
-    directions it does use lie inside the Fisher subspace (and in its top-3 eigenspace), and the
-    lost direction costs k-means NMI against LDA."""
-    top3 = gmm.fisher(r=3)
+    loss is blind to the scale of Ax, and at delta = 1 the encoder switches one direction off
+    (dimensional collapse): A has effective rank 3 < K - 1, so the largest angle of row(A) is
+    meaningless, but the three directions it uses lie inside the Fisher subspace; the lost direction
+    costs k-means NMI against LDA (0.954 on this draw)."""
     for name, s in fmicl_rows.items():
         sv = s.extra["singular_values"]
         assert s.extra["effective_rank"] == 3 and sv[3] < 0.01 * sv[0], (name, sv)
         assert s.extra["effective_angles"][0] < 5.0, (name, s.extra["effective_angles"])
-        assert max(angles_deg(effective_basis(s.extra["encoder_weight"]), top3)) < 5.0, name
         assert s.max_angle > 45.0, (name, s.angles)
-        assert 0.7 < s.nmi < 0.9, (name, s.nmi)
+        assert 0.75 < s.nmi < 0.9, (name, s.nmi)
 
 
 @pytest.mark.slow
