@@ -11,6 +11,15 @@ from fmicl_core import losses
 from fmicl_core.alpha_cl import two_view_distances
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Thousands of tiny optimisation steps: one thread avoids synchronisation on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def views():
     g = torch.Generator().manual_seed(0)
