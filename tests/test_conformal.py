@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from analysis import conformal as cf
 from analysis import conformal_sets as cs
@@ -13,13 +12,7 @@ from analysis import conformal_sets as cs
 ALPHA = 0.1
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Thousands of tiny optimisation steps: one thread avoids synchronisation on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_unit_ball_volumes_are_known_values():
