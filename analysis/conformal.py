@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from analysis import conformal_sets as cs
-from analysis.outputs import save_figure
+from analysis.cli_report import run_and_report
 
 __all__ = ["METHODS", "Pairs", "coverage_curves", "digits_pairs", "feature_pairs", "figure", "headline",
            "main", "pooled_anchor_coverage", "run", "split_experiment", "synthetic_pairs"]
@@ -261,23 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--splits {args.splits} must be >= 1")
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha {args.alpha} must lie in (0, 1)")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import torch
-
-    torch.set_num_threads(1)  # the MVCS fits are many tiny steps
-    start = time.time()
-    try:
-        numbers = run(args.splits, args.alpha, args.seed, args.features)
-    except (ValueError, FileNotFoundError, OSError) as err:
-        parser.error(str(err))
-    numbers["seconds"] = time.time() - start
-    path = save_figure(args.name, figure(numbers), numbers, vars(args))
-    print("\n".join(headline(numbers)))
-    print(f"wrote {path} in {numbers['seconds']:.1f} s")
-    return numbers
-
+    return run_and_report(parser, args, lambda: run(args.splits, args.alpha, args.seed, args.features),
+                          figure, headline)
 
 if __name__ == "__main__":
     main()

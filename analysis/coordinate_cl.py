@@ -18,7 +18,6 @@ The digits comparison of the alpha-CL objectives (``acl_exp``, ``acl_quadratic``
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 
 from analysis import max_player as mp
 from analysis import pair_weights as pw
-from analysis.outputs import save_figure
+from analysis.cli_report import run_and_report
 from fmicl_core.alpha_cl import WEIGHTS, two_view_distances
 
 __all__ = ["deep_linear", "figure", "headline", "importance_profiles", "main", "relu_rank",
@@ -174,19 +173,9 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--steps, --relu-steps and --relu-seeds must be >= 1")
     if not args.temperature > 0:
         parser.error(f"--temperature {args.temperature} must be > 0")
-    import matplotlib
-
-    matplotlib.use("Agg")
     torch.manual_seed(args.seed)
-    torch.set_num_threads(1)  # thousands of tiny steps: threads only add synchronisation
-    start = time.time()
-    numbers = run(args.seed, args.steps, args.relu_steps, args.relu_seeds, args.temperature)
-    numbers["seconds"] = time.time() - start
-    path = save_figure(args.name, figure(numbers), numbers, vars(args))
-    print("\n".join(headline(numbers)))
-    print(f"wrote {path} in {numbers['seconds']:.1f} s")
-    return numbers
-
+    return run_and_report(parser, args, lambda: run(args.seed, args.steps, args.relu_steps, args.relu_seeds,
+                                                    args.temperature), figure, headline)
 
 if __name__ == "__main__":
     main()
