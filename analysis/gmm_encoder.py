@@ -26,10 +26,9 @@ from torch import Tensor
 
 from fmicl_core import divergences, objectives
 
-__all__ = ["LinearEncoder", "SIMILARITIES", "Source", "TrainConfig", "fit_linear_encoder", "inner_infonce",
+__all__ = ["LinearEncoder", "Source", "TrainConfig", "fit_linear_encoder", "inner_infonce",
            "fixed_source", "make_loss", "stream_source", "train_linear"]
 
-SIMILARITIES = ("inner", "cosine", "gaussian")
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Draw = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 
