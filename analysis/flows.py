@@ -18,6 +18,9 @@ likelihood with early stopping on held-out data, with shims for the traps of the
   a ``BufferedSigmoid`` (temperature registered as a buffer, so it moves to CUDA with the module).
   Its temperature ``pi / sqrt(3)`` maps a unit-variance logistic variable exactly onto U(0, 1), so the
   (unit-variance) standardised data start close to the uniform base; couplings cannot expand.
+
+``backend="zuko"`` swaps the couplings for zuko's RealNVP (its affine scales can expand as well as
+shrink), after the same standardisation, as a cross-check of the nflows fit (Gaussian base only).
 """
 
 from __future__ import annotations
@@ -37,16 +40,19 @@ from nflows.transforms.coupling import AffineCouplingTransform
 from nflows.transforms.nonlinearities import Sigmoid
 
 __all__ = [
+    "BACKENDS",
     "PRIORS",
     "STANDARDISATIONS",
     "BufferedSigmoid",
     "FlowFit",
     "Standardise",
     "UniformBase",
+    "ZukoRealNVP",
     "fit_flow",
     "make_flow",
 ]
 
+BACKENDS = ("nflows", "zuko")
 PRIORS = ("gaussian", "uniform")
 STANDARDISATIONS = ("whiten", "diagonal", "none")
 LOGISTIC_TEMPERATURE = math.pi / math.sqrt(3.0)
@@ -90,9 +96,9 @@ class Standardise(Transform):
         self.register_buffer("log_det", torch.linalg.slogdet(matrix).logabsdet)
 
     @classmethod
-    def fit(cls, data: torch.Tensor, mode: str, spread: float = 1.0, floor: float = 1e-6) -> "Standardise":
-        """Fit on (training) ``data``: whiten (``spread * Sigma^{-1/2}``), diagonal (``spread / std``),
-        or identity (``none``)."""
+    def fit(cls, data: torch.Tensor, mode: str, floor: float = 1e-6) -> "Standardise":
+        """Fit on (training) ``data``: whiten (``Sigma^{-1/2}``), diagonal (``1 / std``), or identity
+        (``none``)."""
         mean = data.mean(0)
         dim = data.shape[1]
         if mode == "none":
@@ -100,10 +106,10 @@ class Standardise(Transform):
         centred = data - mean
         if mode == "diagonal":
             var = centred.pow(2).mean(0).clamp_min(floor)
-            return cls(mean, torch.diag(spread * var.rsqrt()))
+            return cls(mean, torch.diag(var.rsqrt()))
         evals, evecs = torch.linalg.eigh(centred.T @ centred / len(data))
         inv_sqrt = evals.clamp_min(floor * evals.max()).rsqrt()
-        return cls(mean, spread * (evecs * inv_sqrt) @ evecs.T)
+        return cls(mean, (evecs * inv_sqrt) @ evecs.T)
 
     def forward(self, inputs, context=None):
         out = (inputs - self.mean) @ self.matrix.T
@@ -142,11 +148,26 @@ def make_flow(
     return Flow(CompositeTransform(steps), base)
 
 
+class ZukoRealNVP(torch.nn.Module):
+    """zuko's RealNVP (Gaussian base) after a fixed ``Standardise``, with the ``log_prob`` of an nflows flow."""
+
+    def __init__(self, standardise: Standardise, hidden: int = 64, layers: int = 6):
+        super().__init__()
+        import zuko
+
+        self.standardise = standardise
+        self.core = zuko.flows.RealNVP(standardise.mean.numel(), transforms=layers, hidden_features=(hidden, hidden))
+
+    def log_prob(self, inputs):
+        noise, logabsdet = self.standardise(inputs)
+        return self.core().log_prob(noise) + logabsdet
+
+
 @dataclass
 class FlowFit:
     """A fitted flow (in eval mode, at its best held-out epoch) and its learning curves (mean NLL, nats)."""
 
-    flow: Flow
+    flow: Flow | ZukoRealNVP
     prior: str
     best_epoch: int
     heldout_nll: float
@@ -169,7 +190,7 @@ def fit_flow(
     prior: str = "gaussian",
     *,
     standardise: str = "whiten",
-    spread: float = 1.0,
+    backend: str = "nflows",
     hidden: int = 64,
     layers: int = 6,
     blocks: int = 1,
@@ -184,6 +205,9 @@ def fit_flow(
     """Maximum-likelihood fit of ``make_flow`` to ``train`` (n, D) with Adam; after each epoch the
     held-out NLL is computed in eval mode, and training stops after ``patience`` epochs without
     improvement; the returned flow carries the parameters of the best held-out epoch."""
+    if backend not in BACKENDS or (backend == "zuko" and prior != "gaussian"):
+        raise ValueError(f"backend {backend!r} with prior {prior!r} is not allowed; backends: "
+                         f"{', '.join(BACKENDS)} (zuko with the gaussian prior only)")
     if standardise not in STANDARDISATIONS:
         raise ValueError(f"unknown standardise {standardise!r}; allowed: {', '.join(STANDARDISATIONS)}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
@@ -192,7 +216,11 @@ def fit_flow(
     torch.manual_seed(seed)
     train_t = torch.as_tensor(np.asarray(train), dtype=torch.float32)
     held_t = torch.as_tensor(np.asarray(heldout), dtype=torch.float32).to(device)
-    flow = make_flow(Standardise.fit(train_t.double(), standardise, spread).float(), prior, hidden, layers, blocks)
+    standardiser = Standardise.fit(train_t.double(), standardise).float()
+    if backend == "zuko":
+        flow = ZukoRealNVP(standardiser, hidden, layers)
+    else:
+        flow = make_flow(standardiser, prior, hidden, layers, blocks)
     flow.to(device)
     train_t = train_t.to(device)
     opt = torch.optim.Adam(flow.parameters(), lr=lr, weight_decay=weight_decay)

@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from analysis.flows import PRIORS, FlowFit, fit_flow
+from analysis.flows import BACKENDS, PRIORS, FlowFit, fit_flow
 from analysis.outputs import save_figure
 
 __all__ = ["CERTIFY_R", "GaussianCheck", "kernel_sigma2", "main", "plot_checks", "verify_gaussian"]
@@ -202,7 +202,7 @@ def verify_gaussian(
     """Fit a RealNVP to the joint of positive pairs ``(x_i, y_i)`` (rows of two (n, d) arrays) and test
     whether the held-out ``log p`` is linear and decreasing in ``||x - y||^2`` (module docstring).
 
-    ``fit_options`` go to ``analysis.flows.fit_flow`` (``standardise``, ``hidden``, ``layers``,
+    ``fit_options`` go to ``analysis.flows.fit_flow`` (``standardise``, ``backend``, ``hidden``, ``layers``,
     ``blocks``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``patience``, ``device``)."""
     if prior not in PRIORS:
         raise ValueError(f"unknown prior {prior!r}; allowed: {', '.join(PRIORS)}")
@@ -318,6 +318,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", type=int, default=10, help="equal-count distance bins")
     p.add_argument("--hidden", type=int, default=64, help="hidden width of the coupling networks")
     p.add_argument("--layers", type=int, default=6, help="affine coupling layers")
+    p.add_argument("--backend", default="nflows", choices=BACKENDS,
+                   help="flow library: nflows (the paper's RealNVP) or zuko (cross-check, gaussian prior only)")
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1, ...")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the thickening, the flow and the bootstrap")
     p.add_argument("--name", default=FIGURE_NAME, help="figure name: writes figures/<name>.png and .json")
@@ -356,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
         priors = PRIORS if args.prior == "both" else (args.prior,)
         options = dict(max_dim=args.max_dim or None, noise=args.noise, bins=args.bins, seed=args.seed,
                        epochs=args.epochs, patience=args.patience, hidden=args.hidden, layers=args.layers,
-                       device=device)
+                       backend=args.backend, device=device)
         checks = [verify_gaussian(x, y, prior, **options) for prior in priors]
     except ValueError as err:
         sys.exit(f"verify_gaussian: error: {err}")
