@@ -99,6 +99,7 @@ def test_run_folder_contents(tmp_path):
     assert 0 <= result.knn_acc <= 1 and 0 <= result.random_linear_acc <= 1
 
 
+@pytest.mark.slow
 def test_sigterm_saves_then_resume_finishes_identically(tmp_path, monkeypatch):
     monkeypatch.setenv("FMICL_FIGURES", str(tmp_path / "figures"))
     args = ["--dataset", "synthetic", "--synthetic-shape", "1,8,8", "--synthetic-size", "256",
@@ -203,12 +204,18 @@ def global_views():
 
 
 def one_step(config: TrainConfig, rank: int, world: int):
-    """Build the run, take one step on this rank's slice of the global views, with BatchNorm in
-    eval mode (per-sample, so per-rank and global statistics cannot differ)."""
+    """Build the run, take one step on this rank's slice of the global views. BatchNorm runs in
+    eval mode with running statistics set to those of the global batch (momentum 1), so that it
+    is per-sample (the same on one rank and on two) and the embeddings are spread out."""
     run = _Run(config)
+    x1, x2 = global_views()
+    for module in run.model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = 1.0
+    with torch.no_grad():
+        run.model(x1, x2)
     run.model.eval()
     before = run.model.online[0].body[0].weight.detach().clone()
-    x1, x2 = global_views()
     rows = local_batch(torch.arange(16), 0, 16, rank, world)
     loss, _ = training_step(run, _step_model(run), x1[rows], x2[rows], lr=0.5, progress=0.1)
     assert not torch.equal(before, run.model.online[0].body[0].weight)  # the step moved the weights
@@ -232,6 +239,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_step_equals_one_process_on_the_global_batch(tmp_path):
     with mp.Manager() as manager:
         results = manager.dict()
