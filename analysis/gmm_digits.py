@@ -53,8 +53,10 @@ class DigitsCoupling:
         anchor = rng.integers(self.x.shape[0], size=n)
         k = self.y[anchor]
         k_pos = coupled_labels(k, np.bincount(self.y) / self.y.size, self.delta, rng)
-        by_class = [np.flatnonzero(self.y == c) for c in range(self.k)]
-        positive = np.array([rng.choice(by_class[c]) for c in k_pos])
+        order = np.argsort(self.y, kind="stable")  # images grouped by class
+        counts = np.bincount(self.y)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        positive = order[first[k_pos] + (rng.random(n) * counts[k_pos]).astype(int)]
         return Pairs(self.x[anchor], self.x[positive], k, k_pos)
 
 

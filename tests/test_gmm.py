@@ -12,7 +12,7 @@ import torch
 
 from analysis import gmm as G
 from analysis.gmm_clip import clip_experiment, make_two_modal
-from analysis.gmm_digits import digits_experiment
+from analysis.gmm_digits import DigitsCoupling, digits_experiment, load_split
 from analysis.gmm_encoder import TrainConfig, fit_linear_encoder, inner_infonce, make_loss
 from analysis.gmm_metrics import angles_deg, effective_basis, lda_projection
 from analysis.gmm_model import between_scatter, make_gmm
@@ -57,6 +57,16 @@ def test_coupling_keeps_the_component_with_probability_delta_plus_chance(gmm):
     resid = pairs.x_pos - gmm.means[pairs.k_pos]
     assert np.abs(resid.mean(0)).max() < 0.05
     assert np.abs(np.cov(resid.T) - gmm.cov).max() < 0.1 * np.abs(gmm.cov).max()
+
+
+def test_digits_coupling_draws_a_same_class_positive_with_probability_delta():
+    x, _, y, _ = load_split()
+    pairs = DigitsCoupling(x, y, 0.3).sample_pairs(100_000, np.random.default_rng(0))
+    row_class = {row.tobytes(): c for row, c in zip(x, y)}
+    assert all(row_class[row.tobytes()] == c for row, c in zip(pairs.x_pos[:500], pairs.k_pos[:500]))
+    pi = np.bincount(y) / y.size
+    expected = 0.3 + 0.7 * (pi**2).sum()
+    assert abs((pairs.k == pairs.k_pos).mean() - expected) < 4 * math.sqrt(expected * (1 - expected) / 100_000)
 
 
 def test_centred_means_and_anisotropic_covariance(gmm):
