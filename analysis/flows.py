@@ -202,7 +202,8 @@ def fit_flow(
     seed: int = 0,
     device: str = "cpu",
 ) -> FlowFit:
-    """Maximum-likelihood fit of ``make_flow`` to ``train`` (n, D) with Adam; after each epoch the
+    """Maximum-likelihood fit of ``make_flow`` (or ``ZukoRealNVP``) to ``train`` (n, D) with Adam (gradient
+    norm clipped at 10) after the ``standardise`` map fitted on ``train``; after each epoch the
     held-out NLL is computed in eval mode, and training stops after ``patience`` epochs without
     improvement; the returned flow carries the parameters of the best held-out epoch."""
     if backend not in BACKENDS or (backend == "zuko" and prior != "gaussian"):
