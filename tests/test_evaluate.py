@@ -8,6 +8,8 @@ import torch
 
 from fmicl_core.evaluate import ProbeProtocol, knn_accuracy, knn_scores, linear_probe
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def clusters(n_per_class: int, classes: int, dim: int, spread: float, seed: int):
     """Gaussian clusters around orthogonal unit means (separable for small ``spread``)."""

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from fmicl_core.config import TrainConfig
 from fmicl_core.features import Features, export_features, load_features, save_features
@@ -66,15 +65,8 @@ def test_bad_files_are_one_line_errors(tmp_path):
         load_features(tmp_path / "pickled.npz")
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_export_from_checkpoint_matches_the_trainer(tmp_path, one_thread):
+@pytest.mark.usefixtures("one_torch_thread")
+def test_export_from_checkpoint_matches_the_trainer(tmp_path):
     config = TrainConfig(dataset="synthetic", synthetic_shape="1,8,8", synthetic_size=32, batch_size=16,
                          epochs=1, proj_hidden=32, proj_dim=16, knn_k=5, probe_iters=3, n_pairs=10,
                          progress=False, out_dir=str(tmp_path), name="run", device="cpu")
