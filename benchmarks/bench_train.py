@@ -15,6 +15,9 @@ Settings: ``digits`` (the bundled digits, small_cnn, B = 256), ``cifar`` (synthe
 with the CIFAR stem; B = 32 on the cpu so it finishes in about a minute, 512 on cuda), ``stl10``
 (synthetic 3x96x96, ResNet-18, recipe with blur; B = 8 cpu / 256 cuda). On cuda the step runs under
 bf16 autocast with channels-last tensors (``--no-amp``, ``--no-channels-last`` turn them off).
+On a shared, oversubscribed cpu the wall-clock rates swing with the other jobs, and every multi-threaded
+op pays an OpenMP wake-up (milliseconds when the cores are busy): ``--threads 1`` removes the latter,
+``--clock cpu`` counts CPU seconds of the process and of its DataLoader workers instead of elapsed time.
 Targets of the trainer issue for one H100, SimCLR ResNet-18, CIFAR-shaped, B = 512: at most 6 s per
 CIFAR-10 epoch (100k views), overhead at most 15 %, speed-up at least 3x; they are checked and
 printed when that setting runs on cuda.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -88,17 +92,29 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its exited children (the DataLoader workers of a finished round)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def images_per_second(step: Callable[[Tensor, Tensor], None], views: Iterator[tuple[Tensor, Tensor]],
-                      batch: int, warmup: int, steps: int, device: torch.device) -> float:
-    """Source images per second of ``step`` fed by ``views``, after ``warmup`` untimed steps."""
-    for _ in range(warmup):
+                      batch: int, warmup: int, device: torch.device, clock: str, loader: bool) -> float:
+    """Source images per second of ``step`` over the finite feed ``views`` after ``warmup`` untimed steps.
+
+    ``clock="wall"``: elapsed time. ``clock="cpu"``: CPU seconds of this process and of its exited
+    children, a cost that other jobs on a shared machine hardly change; a DataLoader's workers exit when
+    its feed ends, so for a ``loader`` feed the whole round, warm-up included, is counted."""
+    for _ in range(0 if clock == "cpu" and loader else warmup):
         step(*next(views))
+    now = time.perf_counter if clock == "wall" else cpu_seconds
     _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step(*next(views))
+    start, steps = now(), 0
+    for x1, x2 in views:
+        step(x1, x2)
+        steps += 1
     _sync(device)
-    return steps * batch / (time.perf_counter() - start)
+    return steps * batch / (now() - start)
 
 
 def make_step(setting: Setting, device: torch.device, args) -> Callable[[Tensor, Tensor], None]:
@@ -137,14 +153,14 @@ def run_setting(name: str, device: torch.device, args) -> Result:
         raise ValueError(f"--batch-size {batch} is larger than the {len(train)} images of setting {name!r}")
     torch.manual_seed(args.seed)
     step = make_step(s, device, args)
-    aug = augment.make_augment(s.recipe, train.image_size, train.channels)
+    aug = augment.make_augment(s.recipe, train.image_size, train.channels, compile=args.compile)
     images = train.images.to(device)
     gen = torch.Generator(device).manual_seed(args.seed)
     pairs = data.TwoViews(train, augment.torchvision_transform(s.recipe, train.image_size, train.channels))
     workers = args.workers if args.workers >= 0 else min(8, os.cpu_count() or 1)
 
-    def batched_views() -> Iterator[tuple[Tensor, Tensor]]:
-        while True:
+    def batched_views(n_batches: int) -> Iterator[tuple[Tensor, Tensor]]:
+        for _ in range(n_batches):
             x = images[torch.randint(0, len(images), (batch,), device=device, generator=gen)]
             yield aug(x, gen), aug(x, gen)
 
@@ -157,28 +173,25 @@ def run_setting(name: str, device: torch.device, args) -> Result:
         for x1, x2, _ in loader:
             yield x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
 
-    fixed = next(batched_views())
+    fixed = next(batched_views(1))
 
-    def model_views() -> Iterator[tuple[Tensor, Tensor]]:
-        while True:
-            yield fixed
+    def model_views(n_batches: int) -> Iterator[tuple[Tensor, Tensor]]:
+        return iter([fixed] * n_batches)
 
-    feeds = {"model_only": model_views(), "batched": batched_views()}
-    rates: dict[str, list[float]] = {key: [] for key in ("model_only", "batched", "torchvision")}
-    # the loader's untimed steps also drain the batches its workers prefetched (2 per worker)
-    loader_warmup = args.warmup + 2 * workers
+    feeds = {"model_only": model_views, "batched": batched_views, "torchvision": loader_views}
+    rates: dict[str, list[float]] = {key: [] for key in feeds}
     for round_ in range(args.rounds):  # interleaved, so that a change of machine load hits all three
-        warmup = args.warmup if round_ == 0 else 0
         for key, views in feeds.items():
-            rates[key].append(images_per_second(step, views, batch, warmup, steps, device))
-        views = loader_views(loader_warmup + steps)
-        rates["torchvision"].append(images_per_second(step, views, batch, loader_warmup, steps, device))
+            # the loader warms up every round, also draining the batches its workers prefetched (2 each)
+            warmup = args.warmup + 2 * workers if key == "torchvision" else args.warmup if round_ == 0 else 0
+            rates[key].append(images_per_second(step, views(warmup + steps), batch, warmup, device, args.clock,
+                                                key == "torchvision"))
     rate = {key: statistics.median(values) for key, values in rates.items()}
     return Result(name, str(device), batch, rate["batched"], rate["torchvision"], rate["model_only"], workers,
                   steps)
 
 
-def table(results: list[Result]) -> str:
+def table(results: list[Result], clock: str) -> str:
     head = (f"{'setting':<8} {'device':<7} {'B':>5} {'steps':>5} {'workers':>7} {'(a) batched':>12} "
             f"{'(b) torchvision':>16} "
             f"{'(c) model':>10} {'overhead 1-a/c':>15} {'speed-up a/b':>13} {'s/CIFAR epoch':>14}")
@@ -188,7 +201,8 @@ def table(results: list[Result]) -> str:
         lines.append(f"{r.setting:<8} {r.device:<7} {r.batch:>5} {r.steps:>5} {r.workers:>7} {r.batched:>12.1f} "
                      f"{r.torchvision:>16.1f} "
                      f"{r.model_only:>10.1f} {r.overhead:>14.1%} {r.speedup:>12.2f}x {epoch:>14}")
-    return "\n".join(lines) + "\n(images/s of source images; each step trains on two views of each)"
+    unit = "images/s" if clock == "wall" else "images per CPU-second (process + DataLoader workers)"
+    return "\n".join(lines) + f"\n({unit} of source images; each step trains on two views of each)"
 
 
 def check_targets(results: list[Result]) -> list[str]:
@@ -223,10 +237,16 @@ def parser() -> argparse.ArgumentParser:
                    help="DataLoader worker processes of pipeline (b) (-1: the cpu count, at most 8)")
     p.add_argument("--objective", default="kl", help="objective of fmicl_core.objectives (default kl)")
     p.add_argument("--proj-dim", type=int, default=512, help="embedding dimension d (paper: 512)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model and the batched augmentation")
     p.add_argument("--no-amp", dest="amp", action="store_false", help="no bf16 autocast on cuda")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="keep the contiguous (NCHW) memory format on cuda")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: elapsed time; cpu: CPU seconds of the process and its DataLoader workers "
+                        "(a cost that other jobs on a shared cpu machine do not change; cpu device only)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch cpu threads of the main process (0: torch's default; 1 avoids the thread "
+                        "wake-up cost of every op on a busy shared machine)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     return p
@@ -236,6 +256,12 @@ def main(argv: list[str] | None = None) -> list[Result]:
     args = parser().parse_args(argv)
     if min(args.rounds, args.steps + 1, args.warmup + 1, args.workers + 2, args.batch_size + 1) < 1:
         parser().error("--rounds must be >= 1, --steps, --warmup and --batch-size >= 0, --workers >= -1")
+    if args.clock == "cpu" and args.device not in ("auto", "cpu"):
+        parser().error("--clock cpu measures the cpu device only")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.device == "auto" and args.clock == "cpu":
+        args.device = "cpu"
     if args.device == "auto":
         runs = [("cpu", args.settings or ["digits", "cifar"])]
         if torch.cuda.is_available():
@@ -248,7 +274,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         for name in names:
             results.append(run_setting(name, torch.device(device), args))
             print(f"{name} on {device}: done", flush=True)
-    print(table(results))
+    print(table(results, args.clock))
     for line in check_targets(results):
         print(line)
     print(f"(torch {torch.__version__}, {torch.get_num_threads()} cpu threads, load average "
