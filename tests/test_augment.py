@@ -208,3 +208,14 @@ def test_bad_inputs():
         make_augment("simclr", 32, 3, flip_p=1.5)
     with pytest.raises(ValueError, match="unknown recipe field"):
         torchvision_transform("simclr", 32, 3, solarize_p=0.2)
+
+
+def test_fixed_shape_path_of_the_gpu_equals_the_cpu_path(monkeypatch):
+    """On the GPU (and under torch.compile) hue and blur run on every sample and are then selected; on the
+    CPU only the selected samples are computed. Both give the same views."""
+    images = torch.randint(0, 256, (32, 3, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    aug = make_augment("stl10", 16, 3)
+    p = aug.sample(32, 16, 16, torch.Generator().manual_seed(1))
+    cpu_path = aug.apply(images, p)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert torch.allclose(aug.apply(images, p), cpu_path, atol=1e-6, rtol=0)
