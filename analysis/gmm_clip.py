@@ -69,15 +69,21 @@ class TwoModalGMM:
     def pi(self) -> np.ndarray:
         return np.full(self.k, 1.0 / self.k)
 
+    def _parts(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(shared means, nuisance means, covariance) of modality ``which``."""
+        if which not in ("x", "y"):
+            raise ValueError(f"modality {which!r} is not allowed; allowed: x, y")
+        return (self.mu, self.eta, self.cov_x) if which == "x" else (self.nu, self.zeta, self.cov_y)
+
     def modality(self, which: str) -> GMM:
         """Modality ``"x"`` or ``"y"`` as a GMM over the K * J components ``k * J + j``."""
-        shared, nuisance, cov = (self.mu, self.eta, self.cov_x) if which == "x" else (self.nu, self.zeta, self.cov_y)
+        shared, nuisance, cov = self._parts(which)
         means = (shared[:, None, :] + nuisance[None, :, :]).reshape(self.k * self.j, -1)
         return GMM(means, cov, np.full(self.k * self.j, 1.0 / (self.k * self.j)))
 
     def shared_fisher(self, which: str) -> np.ndarray:
         """The shared-label Fisher subspace of modality ``which`` (within = Sigma + S_b(nuisance))."""
-        shared, nuisance, cov = (self.mu, self.eta, self.cov_x) if which == "x" else (self.nu, self.zeta, self.cov_y)
+        shared, nuisance, cov = self._parts(which)
         return fisher_subspace(shared, self.pi, cov + between_scatter(nuisance, np.full(self.j, 1.0 / self.j)))
 
     def sample(self, n: int, rng: np.random.Generator) -> ModalSample:
