@@ -181,6 +181,15 @@ def test_uncentred_means_leave_one_direction_off(gmm):
     assert angles[0] > 10.0 and angles[1] < 3.0, angles
 
 
+def test_clip_shared_fisher_subspace_is_what_lda_on_the_shared_label_estimates():
+    """Within a shared component the nuisance means act as extra within-class scatter, so the shared
+    Fisher subspace uses Sigma + S_b(nuisance) (gmm_clip docstring); sklearn's LDA agrees."""
+    model = make_two_modal()
+    s = model.sample(200_000, np.random.default_rng(0))
+    assert max(angles_deg(lda_projection(s.pairs.x, s.pairs.k, 4).T, model.shared_fisher("x"))) < 1.5
+    assert max(angles_deg(lda_projection(s.pairs.x_pos, s.pairs.k_pos, 4).T, model.shared_fisher("y"))) < 1.5
+
+
 @pytest.mark.slow
 def test_clip_recovers_the_shared_fisher_subspace_and_filters_the_nuisance():
     rows = {s.method: s for s in clip_experiment(make_two_modal(), config=TrainConfig(steps=1500, batch=256))}
