@@ -23,7 +23,7 @@ from fmicl_core.train import TrainConfig, train
 __all__ = ["batch_size_study", "figure", "main"]
 
 DEFAULT_OBJECTIVES = ("infonce", "kl", "js")
-DEFAULT_BATCH_SIZES = (32, 64, 128, 256)
+DEFAULT_BATCH_SIZES = (32, 128, 512)
 
 
 def batch_size_study(objectives: tuple[str, ...] = DEFAULT_OBJECTIVES,
@@ -31,8 +31,8 @@ def batch_size_study(objectives: tuple[str, ...] = DEFAULT_OBJECTIVES,
                      base: TrainConfig | None = None, out_dir: str | None = None) -> dict:
     """``{objective: {"batch_size": [...], "knn_acc": [...], "linear_acc": [...]}}`` plus
     ``"random init"`` (the untrained encoder's kNN accuracy). ``base`` defaults to the digits
-    default run with ``epochs=5``; run folders go to ``out_dir`` (default: temporary)."""
-    base = base or TrainConfig(epochs=5)
+    default run with ``epochs=3``; run folders go to ``out_dir`` (default: temporary)."""
+    base = base or TrainConfig(epochs=3)
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         config = replace(base, out_dir=out_dir or tmp, progress=False).validate()
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--objectives", nargs="+", default=list(DEFAULT_OBJECTIVES), help="objectives")
     p.add_argument("--batch-sizes", nargs="+", type=int, default=list(DEFAULT_BATCH_SIZES),
                    help="batch sizes N")
-    add_trainer_arguments(p, epochs=5, name="batch_size")
+    add_trainer_arguments(p, epochs=3, name="batch_size")
     args = p.parse_args(argv)
     import matplotlib
 
