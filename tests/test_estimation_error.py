@@ -12,6 +12,7 @@ from analysis.vmf import VMFCoupling, log_mean_exp_inner
 from fmicl_core import divergences
 from fmicl_core.losses import fmicl_terms
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NAMES = divergences.names()
 
 

@@ -9,6 +9,7 @@ import torch
 from analysis import uniformity as U
 from fmicl_core import divergences
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 STRICTLY_CONVEX = [n for n in divergences.names() if divergences.get(n).uniformity_guaranteed]
 
 
