@@ -6,7 +6,8 @@ in one run. For each setting, images/s (source images; each gives two views) of
   (c) the model step alone on pre-augmented tensors (forward, f-MICL loss, backward, SGD),
 
 each the median over interleaved rounds, and the ratios: augmentation overhead ``1 - (a)/(c)`` and
-batched speed-up ``(a)/(b)``.
+batched speed-up ``(a)/(b)``; "augment alone" is the speed ratio of the two augmentations without the
+model (batched on the device vs torchvision image by image in one process).
 
     python benchmarks/bench_train.py                      # cpu: digits/small_cnn and CIFAR-shaped/resnet18
     python benchmarks/bench_train.py --device cuda --compile --settings cifar
@@ -72,6 +73,7 @@ class Result:
     model_only: float  # (c)
     workers: int
     steps: int
+    augment_ratio: float  # two views: batched images/s over the per-image torchvision transform's, one process
 
     @property
     def overhead(self) -> float:
@@ -188,21 +190,48 @@ def run_setting(name: str, device: torch.device, args) -> Result:
                                                 key == "torchvision"))
     rate = {key: statistics.median(values) for key, values in rates.items()}
     return Result(name, str(device), batch, rate["batched"], rate["torchvision"], rate["model_only"], workers,
-                  steps)
+                  steps, augmentation_ratio(aug, pairs, images, gen, batch, steps, device))
+
+
+def augmentation_ratio(aug, pairs: data.TwoViews, images: Tensor, gen: torch.Generator, batch: int, steps: int,
+                       device: torch.device) -> float:
+    """Images/s of the batched augmentation over those of the torchvision transform applied image by image
+    in this process (two views each; no model): the augmentation cost alone, measured in the same run."""
+    def batched() -> None:
+        x = images[:batch]
+        aug(x, gen), aug(x, gen)
+
+    def per_image() -> None:
+        for i in range(batch):
+            pairs[i]
+
+    seconds = []
+    for fn in (batched, per_image):
+        fn()
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        _sync(device)
+        seconds.append(time.perf_counter() - start)
+    return seconds[1] / seconds[0]
 
 
 def table(results: list[Result], clock: str) -> str:
     head = (f"{'setting':<8} {'device':<7} {'B':>5} {'steps':>5} {'workers':>7} {'(a) batched':>12} "
             f"{'(b) torchvision':>16} "
-            f"{'(c) model':>10} {'overhead 1-a/c':>15} {'speed-up a/b':>13} {'s/CIFAR epoch':>14}")
+            f"{'(c) model':>10} {'overhead 1-a/c':>15} {'speed-up a/b':>13} {'s/CIFAR epoch':>14} "
+            f"{'augment alone':>14}")
     lines = [head, "-" * len(head)]
     for r in results:
         epoch = f"{r.epoch_seconds:.1f}" if r.setting == "cifar" else "-"
         lines.append(f"{r.setting:<8} {r.device:<7} {r.batch:>5} {r.steps:>5} {r.workers:>7} {r.batched:>12.1f} "
                      f"{r.torchvision:>16.1f} "
-                     f"{r.model_only:>10.1f} {r.overhead:>14.1%} {r.speedup:>12.2f}x {epoch:>14}")
+                     f"{r.model_only:>10.1f} {r.overhead:>14.1%} {r.speedup:>12.2f}x {epoch:>14} "
+                     f"{r.augment_ratio:>13.1f}x")
     unit = "images/s" if clock == "wall" else "images per CPU-second (process + DataLoader workers)"
-    return "\n".join(lines) + f"\n({unit} of source images; each step trains on two views of each)"
+    return "\n".join(lines) + (f"\n({unit} of source images; each step trains on two views of each; "
+                               "augment alone: batched over per-image torchvision, one process, wall clock)")
 
 
 def check_targets(results: list[Result]) -> list[str]:
