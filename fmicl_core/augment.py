@@ -21,8 +21,9 @@ remedy is a per-sample CPU DataLoader; :class:`BatchAugment` instead samples eve
 5. ``RandomApply(GaussianBlur(k, sigma ~ U(sigma range)), p)`` with reflect padding (stl10 recipe).
 6. Scale to [0, 1] and normalise with the recipe's mean/std.
 
-Outputs differ from torchvision's per-image pipeline only by rounding: torchvision rounds or truncates
-to uint8 after each step of a uint8 input, here everything after the crop stays in float32.
+Given the same parameters, :meth:`BatchAugment.apply` equals torchvision's functional ops on the float
+image to float32 rounding (max 7e-6 in the tests); on a uint8 input torchvision also rounds or truncates
+to uint8 after each step, here everything after the crop stays in float32.
 Determinism: parameters are drawn from the given ``torch.Generator`` on its device, then moved to the
 images' device. A generator on the images' device keeps the whole step free of host synchronisation;
 a seeded CPU generator gives the same parameters on any device, and bit-identical outputs on the CPU.
