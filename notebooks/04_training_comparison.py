@@ -21,14 +21,15 @@
 
 # %% tags=["parameters"]
 QUICK = True
-OBJECTIVES = ["infonce", "kl", "js", "pearson", "vlc", "rkl"] if QUICK else [
+OBJECTIVES = ["infonce", "kl", "js", "rkl"] if QUICK else [
     "infonce", "au", "kl", "js", "pearson", "sh", "tsallis", "vlc", "rkl", "neyman"]
 SEEDS = [0] if QUICK else [0, 1, 2]
-EPOCHS = 4 if QUICK else 40
-ALPHAS = [0.1, 1.0, 10.0, 40.0]
+EPOCHS = 2 if QUICK else 40
+ALPHAS = [0.1, 40.0] if QUICK else [0.1, 1.0, 10.0, 20.0, 30.0, 40.0, 50.0]
 ALPHA_SEEDS = [0] if QUICK else [0, 1, 2]
 BATCH_OBJECTIVES = ("infonce", "kl") if QUICK else ("infonce", "kl", "js")
-BATCH_SIZES = (32, 128) if QUICK else (32, 64, 128, 256, 512)
+BATCH_SIZES = (64, 256) if QUICK else (32, 64, 128, 256, 512)
+EVAL = {"probe_iters": 100, "n_pairs": 200} if QUICK else {}
 
 # %%
 import tempfile
@@ -42,7 +43,7 @@ from analysis.outputs import Claim, claims_table, save_figure
 from fmicl_core.config import TrainConfig
 
 runs_dir = tempfile.mkdtemp(prefix="fmicl-04-")
-base = TrainConfig(epochs=EPOCHS, out_dir=runs_dir, progress=False, knn_every=0)
+base = TrainConfig(epochs=EPOCHS, out_dir=runs_dir, progress=False, knn_every=0, **EVAL)
 
 # %% [markdown]
 # ## Every objective (Table 2)
@@ -94,7 +95,7 @@ rows = [
     Claim("KL linear probe", "90.61±.47 (CIFAR-10)", f"{100 * table['kl']['linear'][0]:.1f}", cfg),
     Claim("JS linear probe", "89.66±.28 (CIFAR-10)", f"{100 * table['js']['linear'][0]:.1f}", cfg),
     Claim("SimCLR (InfoNCE) linear probe", "89.71±.37 (CIFAR-10)", f"{100 * table['infonce']['linear'][0]:.1f}", cfg),
-    Claim("RKL collapses (kNN vs random init)", "collapse",
+    Claim("RKL collapses (kNN vs random init)", "collapse (appendix)",
           f"kNN {100 * table['rkl']['knn'][0]:.1f} vs {100 * table['rkl']['random_knn'][0]:.1f}", cfg),
     Claim("α = 0.1 fails (KL, kNN)", "13.16 (CIFAR-10)", f"{100 * alpha_table[0.1]['knn'][0]:.1f}", cfg),
     Claim("α = 40 (KL, kNN)", "84.19 (CIFAR-10)", f"{100 * alpha_table[40.0]['knn'][0]:.1f}", cfg),
