@@ -91,7 +91,7 @@ class TrainConfig:
     device: str = _f("auto", "device: auto (cuda when available), cpu, cuda, cuda:1, ...")
     amp: bool = _f(True, "bf16 autocast on cuda (ignored on the cpu)")
     channels_last: bool = _f(True, "channels-last memory format on cuda (ignored on the cpu)")
-    compile: bool = _f(False, "torch.compile the model")
+    compile: bool = _f(False, "torch.compile the model and the batched augmentation")
     progress: bool = _f(True, "tqdm progress bar")
     seed: int = _f(0, "random seed (a cpu run is bit-for-bit repeatable)")
     out_dir: str = _f("runs", "folder of the run folders")

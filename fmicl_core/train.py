@@ -168,7 +168,7 @@ class Views:
         self.steps = self.n // config.batch_size
         if config.augment == "batched":
             self.images = train.images.to(device)
-            self.augment = augment.make_augment(recipe, train.image_size, train.channels)
+            self.augment = augment.make_augment(recipe, train.image_size, train.channels, compile=config.compile)
         else:
             transform = augment.torchvision_transform(recipe, train.image_size, train.channels)
             self.dataset = _SeededTwoViews(train, transform, config.seed)
