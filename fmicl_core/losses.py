@@ -78,11 +78,17 @@ def _normalize(z: Tensor) -> Tensor:
 @dataclass(frozen=True)
 class _Layout:
     """Which (row, column) pairs are negatives: all of ``rows x cols`` except, for each row a, the
-    columns ``excluded[k][a]`` (the row itself and its positive, where they are among the columns)."""
+    column ``own[a]`` holding the row itself and the column ``positive[a]`` holding its positive
+    (each None where it is not among the columns)."""
 
     rows: Tensor
     cols: Tensor
-    excluded: tuple[Tensor, ...]
+    own: Tensor | None = None
+    positive: Tensor | None = None
+
+    @property
+    def excluded(self) -> tuple[Tensor, ...]:
+        return tuple(idx for idx in (self.own, self.positive) if idx is not None)
 
     @property
     def negatives_per_row(self) -> int:
@@ -96,16 +102,16 @@ def _layout(z1: Tensor, z2: Tensor, negatives: str, queue: Tensor | None, gather
     g = gather if world > 1 else (lambda z: z)
     local = torch.arange(n, device=z1.device) + rank * n
     if queue is not None:
-        return _Layout(z1, queue, ())
+        return _Layout(z1, queue)
     if negatives == "two_view":
         view2 = local + world * n
         rows = torch.cat([z1, z2])
         cols = rows if world == 1 else torch.cat([g(z1), g(z2)])  # `rows is cols`: symmetric Gram
-        return _Layout(rows, cols, (torch.cat([local, view2]), torch.cat([view2, local])))
+        return _Layout(rows, cols, own=torch.cat([local, view2]), positive=torch.cat([view2, local]))
     if negatives == "one_view":
-        return _Layout(z1, g(z1), (local,))
+        return _Layout(z1, g(z1), own=local)
     if negatives == "cross":
-        return _Layout(z1, g(z2), (local,))
+        return _Layout(z1, g(z2), positive=local)
     raise ValueError(f"unknown negatives {negatives!r}; allowed: {', '.join(NEGATIVES)}")
 
 
@@ -220,8 +226,9 @@ def _masked_logits(lay: _Layout, scale: float, mask_positive: bool) -> Tensor:
     ``mask_positive``), for a log-sum-exp over the allowed columns."""
     logits = _full_precision(torch.mm(lay.rows, lay.cols.T * scale))
     ar = torch.arange(lay.rows.shape[0], device=logits.device)
-    for idx in lay.excluded[: len(lay.excluded) if mask_positive else 1]:
-        logits = logits.index_put((ar, idx), torch.tensor(-math.inf, dtype=logits.dtype, device=logits.device))
+    for idx in (lay.own, lay.positive if mask_positive else None):
+        if idx is not None:
+            logits = logits.index_put((ar, idx), torch.tensor(-math.inf, dtype=logits.dtype, device=logits.device))
     return logits
 
 

@@ -8,7 +8,6 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from analysis import reproduce
-from analysis.outputs import Claim
 
 
 def make_notebook(path, body):
@@ -48,6 +47,3 @@ def test_unknown_notebook_name():
     with pytest.raises(ValueError, match="no notebook named"):
         reproduce.list_notebooks(["99_nothing"])
 
-
-def test_claim_is_plain_data():
-    assert Claim("a", "b", "c", "d").this_run == "c"
