@@ -1,12 +1,14 @@
 """Reproduce everything: run every notebook headless and write ``figures/REPORT.md``.
 
-    python -m analysis.reproduce [--full] [--only NAME ...] [--timeout SECONDS]
+    python -m analysis.reproduce [--full] [--only NAME ...] [--timeout SECONDS] [--out-dir DIR]
 
 Each notebook in ``notebooks/`` runs in a fresh kernel (nbclient) from its own folder, in quick mode
 unless ``--full`` (which sets ``QUICK = False`` in the cell tagged ``parameters``). Notebooks write
-their figures and JSON into ``figures/`` and their closing claims into ``figures/claims_<name>.json``;
-REPORT.md gathers one row per claim with the notebook's runtime. A failing notebook is reported with
-its cell and error, and the others still run.
+their figures ``NN_<what>.png`` with their JSON and their closing claims ``claims_NN_<name>.json``
+into the gallery (``--out-dir``, default the repository's ``figures/``, the only writer of that
+folder); the files of a notebook are removed before it runs, so the gallery holds exactly what this
+run wrote. REPORT.md gathers one row per claim with the notebook's runtime. A failing notebook is
+reported with its cell and error, and the others still run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
-from analysis.outputs import figures_dir
+from analysis.gallery import gallery_dir
+from analysis.runner import GALLERY
+from fmicl_core.outputs import write_text
 
 __all__ = ["NotebookRun", "list_notebooks", "main", "run_notebook", "write_report"]
 
@@ -89,7 +93,7 @@ def run_notebook(path: Path, full: bool = False, timeout: int = 1200) -> Noteboo
 
 def write_report(runs: list[NotebookRun], full: bool, folder: Path | None = None) -> Path:
     """``REPORT.md``: the notebooks' status and runtime, then one row per claim."""
-    folder = folder or figures_dir()
+    folder = folder or gallery_dir()
     mode = "full" if full else "quick"
     lines = [f"# Reproduction report ({mode} mode)", "",
              "Written by `python -m analysis.reproduce`; every number below comes from that run.", "",
@@ -97,22 +101,21 @@ def write_report(runs: list[NotebookRun], full: bool, folder: Path | None = None
     for r in runs:
         status = "ok" if r.ok else f"FAILED at cell {r.error_cell}: {r.error}"
         lines.append(f"| {r.name} | {status.replace('|', '/')} | {r.seconds:.0f} |")
-    lines += ["", "| claim | source | paper's number | this run's number | config | runtime (s) |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "The paper's column holds only numbers a paper printed; the known answer is what holds without "
+              "the paper (a closed form, an identity, or a simulation with its tolerance).", "",
+              "| claim | source | paper's number | known answer | this run's number | config | runtime (s) |",
+              "|---|---|---|---|---|---|---|"]
     for r in runs:
         claims = folder / f"claims_{r.name}.json"
         if not r.ok or not claims.exists():
             continue
         for row in json.loads(claims.read_text()):
-            cells = [row["claim"], r.name, row["paper"], row["this_run"], row["config"], f"{r.seconds:.0f}"]
+            cells = [row["claim"], r.name, row["paper"], row["known"], row["this_run"], row["config"],
+                     f"{r.seconds:.0f}"]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     total = sum(r.seconds for r in runs)
     lines += ["", f"Total runtime: {total:.0f} s for {len(runs)} notebooks."]
-    path = folder / "REPORT.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(folder / "REPORT.md", "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="paper-scale settings (QUICK = False; GPU advised)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (name or prefix, e.g. 02)")
     p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
+    p.add_argument("--out-dir", default=str(GALLERY), help="gallery folder (default: the repository's figures/)")
     args = p.parse_args(argv)
+    os.environ["FMICL_FIGURES"] = args.out_dir
     try:
         paths = list_notebooks(args.only)
     except ValueError as err:
@@ -129,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(paths, unit="notebook")
     for path in bar:
         bar.set_description(path.stem)
-        stale = figures_dir() / f"claims_{path.stem}.json"
-        stale.unlink(missing_ok=True)
+        for stale in [*gallery_dir().glob(f"{path.stem[:3]}*"), gallery_dir() / f"claims_{path.stem}.json"]:
+            stale.unlink(missing_ok=True)  # this notebook's files: NN_* and its claims
         runs.append(run_notebook(path, args.full, args.timeout))
         if not runs[-1].ok:
             tqdm.write(f"{path.stem}: FAILED at cell {runs[-1].error_cell}: {runs[-1].error}")

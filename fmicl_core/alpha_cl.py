@@ -1,12 +1,13 @@
 """The alpha-CL losses of Tian (NeurIPS 2022, "Understanding Deep Contrastive Learning via
-Coordinate-wise Optimization") as training objectives (spec ``theory_papers.md`` §2.2-§2.3).
+Coordinate-wise Optimization", arXiv:2201.12680) as training objectives: the pairwise importance
+weights of its Section 3 (Theorem 1) and the new losses of its Section 4.
 
 Distances are Tian's half squared distances of L2-normalised embeddings,
 ``d2_ij = ||z_i - z_j||^2 / 2 = 1 - cos(z_i, z_j)``. The min player picks pairwise importance weights
 ``alpha`` from the negative distances (under no-grad); the max player descends the "dual2" loss
 
     L = (1 / tau) * mean_i  sum_{j != i, i'} alpha~_ij (d2_i - d2_ij),
-    alpha~_ij = w_ij / (sum_k w_ik + eps_alpha (2N - 2))                (spec §2.3)
+    alpha~_ij = w_ij / (sum_k w_ik + eps_alpha (2N - 2))
 
 over the 2N views of a SimCLR batch (each view is an anchor; its positive is the other view of the
 same sample; its 2N - 2 negatives are the views of the other samples). Weights ``w``:
@@ -23,14 +24,15 @@ that of InfoNCE without the positive in the denominator (a test checks this).
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
 
 import torch.nn.functional as F
 
+from fmicl_core import validation
 from fmicl_core.losses import check_embeddings
+from fmicl_core.objective_config import DEFAULTS, ObjectiveConfig
 
 __all__ = ["WEIGHTS", "alpha_cl_loss", "alpha_weights", "dual2_normalise", "loss_fn",
            "simplex_projection", "two_view_distances"]
@@ -52,19 +54,12 @@ def simplex_projection(v: Tensor) -> Tensor:
     return (v - theta).clamp(min=0.0)
 
 
-def _check(name: str, value: float, low: float = 0.0, strict: bool = True) -> None:
-    ok = isinstance(value, (int, float)) and math.isfinite(value) and (value > low if strict else value >= low)
-    if not ok:
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number "
-                         f"{'>' if strict else '>='} {low:g}")
-
-
-def alpha_weights(d2_neg: Tensor, kind: str = "exp", temperature: float = 0.5,
-                  alpha_exponent: float = 2.0) -> Tensor:
-    """Unnormalised min-player weights ``w_ij`` from the negative distances ``d2_neg`` (rows = anchors),
-    spec §2.3; ``quadratic`` returns the simplex projection (rows already sum to one)."""
-    _check("temperature", temperature)
-    _check("alpha_exponent", alpha_exponent)
+def alpha_weights(d2_neg: Tensor, kind: str = "exp", temperature: float = DEFAULTS.temperature,
+                  alpha_exponent: float = DEFAULT_EXPONENT["exp"]) -> Tensor:
+    """Unnormalised min-player weights ``w_ij`` from the negative distances ``d2_neg`` (rows =
+    anchors), module docstring; ``quadratic`` returns the simplex projection (rows sum to one)."""
+    validation.positive("temperature", temperature)
+    validation.positive("alpha_exponent", alpha_exponent)
     if kind == "exp":
         return torch.exp(-d2_neg.clamp(min=0.0).pow(alpha_exponent) / temperature)
     if kind == "quadratic":
@@ -74,9 +69,16 @@ def alpha_weights(d2_neg: Tensor, kind: str = "exp", temperature: float = 0.5,
     raise ValueError(f"unknown alpha weights {kind!r}; allowed: {', '.join(WEIGHTS)}")
 
 
+def _non_negative(name: str, value: object) -> float:
+    x = validation.number(name, value)
+    if x < 0:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be >= 0")
+    return x
+
+
 def dual2_normalise(w: Tensor, alpha_eps: float = 0.0) -> Tensor:
     """``alpha~_ij = w_ij / (sum_k w_ik + eps_alpha * K)`` with K the number of negatives per row."""
-    _check("alpha_eps", alpha_eps, strict=False)
+    alpha_eps = _non_negative("alpha_eps", alpha_eps)
     return w / (w.sum(-1, keepdim=True) + alpha_eps * w.shape[-1])
 
 
@@ -97,8 +99,8 @@ def two_view_distances(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
     return d2_pos, d2[keep].view(n2, n2 - 2)
 
 
-def alpha_cl_loss(z1: Tensor, z2: Tensor, kind: str = "exp", temperature: float = 0.5,
-                  alpha_exponent: float = 2.0, alpha_eps: float = 0.0) -> Tensor:
+def alpha_cl_loss(z1: Tensor, z2: Tensor, kind: str = "exp", temperature: float = DEFAULTS.temperature,
+                  alpha_exponent: float = DEFAULT_EXPONENT["exp"], alpha_eps: float = DEFAULTS.alpha_eps) -> Tensor:
     """The dual2 alpha-CL loss (module docstring) of two (N, d) batches of views; to minimise."""
     check_embeddings(z1, z2)
     d2_pos, d2_neg = two_view_distances(z1, z2)
@@ -107,17 +109,12 @@ def alpha_cl_loss(z1: Tensor, z2: Tensor, kind: str = "exp", temperature: float 
     return (alpha * (d2_pos[:, None] - d2_neg)).sum(1).mean() / temperature
 
 
-def loss_fn(kind: str, temperature: float = 0.5, alpha_exponent: float | None = None,
-            alpha_eps: float = 0.0, **_: object):
+def loss_fn(kind: str, config: ObjectiveConfig = DEFAULTS):
     """``(fn(z1, z2), hyper)`` for the objective registry: the dual2 loss with weights ``kind`` and
-    its hyper-parameters checked now (unused keywords are ignored, as in ``objectives.make``)."""
-    if kind not in WEIGHTS:
-        raise ValueError(f"unknown alpha weights {kind!r}; allowed: {', '.join(WEIGHTS)}")
-    exponent = DEFAULT_EXPONENT[kind] if alpha_exponent is None else alpha_exponent
-    _check("temperature", temperature)
-    _check("alpha_exponent", exponent)
-    _check("alpha_eps", alpha_eps, strict=False)
-    hyper = dict(temperature=temperature, alpha_exponent=exponent, alpha_eps=alpha_eps)
+    the temperature, exponent (unset: the kind's own) and eps_alpha of ``config``."""
+    validation.choice("alpha weights", kind, WEIGHTS)
+    exponent = DEFAULT_EXPONENT[kind] if config.alpha_exponent is None else config.alpha_exponent
+    hyper = dict(temperature=config.temperature, alpha_exponent=exponent, alpha_eps=config.alpha_eps)
 
     def fn(z1: Tensor, z2: Tensor) -> Tensor:
         return alpha_cl_loss(z1, z2, kind, **hyper)

@@ -1,9 +1,8 @@
 """Checkpoints that survive being killed, and the random state that makes resuming exact.
 
-- :func:`atomic_write` writes through a temporary file in the same folder and ``os.replace``, so a
-  reader (or a run killed with SIGKILL) sees either the old file or the new one, never half of one.
 - :func:`save` / :func:`load` store a plain dict of tensors and Python values, readable with
-  ``torch.load(weights_only=True)``; a missing or corrupt file is a one-line ``ValueError``.
+  ``torch.load(weights_only=True)``, written atomically (:func:`fmicl_core.outputs.atomic_write`);
+  a missing or corrupt file is a one-line ``ValueError``.
 - :func:`rng_state` / :func:`set_rng_state` capture and restore every global generator: Python's
   ``random``, numpy's legacy global generator, torch's CPU generator and every CUDA generator.
   (The trainer's data order and augmentations draw from generators seeded from
@@ -15,29 +14,14 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-__all__ = ["atomic_write", "check_compatible", "load", "rng_state", "save", "set_rng_state"]
+from fmicl_core.outputs import atomic_write
 
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` in one ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+__all__ = ["check_compatible", "load", "rng_state", "save", "set_rng_state"]
 
 
 def save(path: str | os.PathLike, state: dict) -> Path:

@@ -1,10 +1,10 @@
 """The trainer's configuration: one dataclass whose fields are the command-line flags.
 
 Defaults are the CPU digits run of ``python -m fmicl_core.train`` (SimCLR with the KL f-MICL
-objective, the f-Gaussian similarity with ``(2 sigma^2)^-1 = 1``, ``alpha = 40``, ``mu = 1``: the
-paper's Table 7 objective settings). The paper's CIFAR-10 row of Table 7 is reached by flags::
-
-    --dataset cifar10 --encoder resnet18 --batch-size 512 --proj-dim 512 --lr 0.1 --epochs 800
+objective and the hyper-parameters of :class:`~fmicl_core.objective_config.ObjectiveConfig`, which
+``TrainConfig.objective`` embeds and whose fields are flags too: ``--objective`` is its name). The
+paper's settings are flags as well; :mod:`fmicl_core.paper_settings` holds them and renders the
+commands.
 
 :func:`parser` builds the argparse parser from the fields (their ``help`` metadata), so every
 flag is documented by construction.
@@ -13,21 +13,20 @@ flag is documented by construction.
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
-from fmicl_core import data, models, objectives
+from fmicl_core import data, models, validation
 from fmicl_core.augment import recipe_names
+from fmicl_core.objective_config import ObjectiveConfig, names as objective_names, supports_queue
 
-__all__ = ["METHODS", "RESUMABLE", "TrainConfig", "parser"]
+__all__ = ["METHODS", "RESUMABLE", "TrainConfig", "from_args", "parser"]
 
 METHODS = ("simclr", "moco", "mocov3")
 DEFAULT_RECIPE = {"digits": "digits", "stl10": "stl10"}
 """Augmentation recipe per dataset when ``recipe='auto'`` (anything else: ``simclr``)."""
 DEFAULT_NEGATIVES = {"simclr": "two_view", "mocov3": "cross", "moco": "two_view"}
-"""f-MICL negative set per method when ``negatives='auto'`` (MoCo uses its queue instead)."""
+"""f-MICL negative set per method when ``negatives`` is unset (MoCo uses its queue instead)."""
 RESUMABLE = frozenset({"epochs", "stop_after", "knn_every", "device", "compile", "progress", "workers", "resume",
                        "out_dir", "name", "data_root", "download", "n_pairs", "probe_iters"})
 """Fields that may differ between a checkpoint's config and the config that resumes it."""
@@ -39,19 +38,11 @@ def _f(default: object, help: str) -> typing.Any:
 
 @dataclass
 class TrainConfig:
-    """Every setting of one training run (each field is the flag ``--field-name``)."""
+    """Every setting of one training run (each field is the flag ``--field-name``; the fields of
+    ``objective`` are flags of their own)."""
 
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig, metadata={"help": "the objective"})
     method: str = _f("simclr", f"contrastive method: {', '.join(METHODS)}")
-    objective: str = _f("kl", f"training objective: {', '.join(objectives.names())} (f-MICL "
-                              "divergences, then baselines)")
-    similarity: str = _f("gaussian", "f-MICL similarity: gaussian (f-Gaussian) or cosine")
-    alpha: float = _f(40.0, "weight alpha of the f-MICL negative term (paper: 40)")
-    sigma: float = _f(1 / math.sqrt(2), "f-Gaussian width sigma; 0.7071 gives (2 sigma^2)^-1 = 1 (paper)")
-    mu: float = _f(1.0, "f-Gaussian scale mu inside G (paper: 1)")
-    temperature: float = _f(0.5, "temperature of infonce and of the cosine similarity")
-    beta: float = _f(2.0, "order beta > 1 of the Tsallis divergence")
-    negatives: str = _f("auto", "f-MICL negative pairs: two_view, one_view, cross, or auto "
-                                "(two_view for simclr, cross for mocov3; moco uses its queue)")
     dataset: str = _f("digits", f"dataset: {', '.join(data.names())}")
     data_root: str = _f("data", "folder of the torchvision datasets")
     data_path: typing.Optional[str] = _f(None, "folder of class sub-folders (dataset imagefolder)")
@@ -102,11 +93,16 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        return self.name or f"{self.method}-{self.objective}-{self.dataset}-s{self.seed}"
+        return self.name or f"{self.method}-{self.objective.name}-{self.dataset}-s{self.seed}"
 
     @property
-    def resolved_negatives(self) -> str:
-        return DEFAULT_NEGATIVES[self.method] if self.negatives == "auto" else self.negatives
+    def resolved_objective(self) -> ObjectiveConfig:
+        """``objective`` with its negatives set (the method's own when unset)."""
+        return replace(self.objective, negatives=self.objective.negatives or DEFAULT_NEGATIVES[self.method])
+
+    def with_objective(self, **changes: object) -> TrainConfig:
+        """A copy whose objective has ``changes`` (``name="js"``, ``alpha=10``, ...)."""
+        return replace(self, objective=replace(self.objective, **changes))
 
     def resolved_recipe(self) -> str:
         return DEFAULT_RECIPE.get(self.dataset, "simclr") if self.recipe == "auto" else self.recipe
@@ -128,32 +124,46 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """The config stored by :meth:`to_dict` (config.json, checkpoints, features files); a
+        missing, unknown or malformed key is a one-line ``ValueError``."""
+        values = dict(values)
+        objective = values.pop("objective", None)
+        if not isinstance(objective, dict):
+            raise ValueError(f"stored config has objective={objective!r}; expected the fields of an "
+                             "ObjectiveConfig (was it written by another version of fmicl?)")
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ValueError(f"stored config has unknown setting {unknown[0]!r}; allowed: {', '.join(allowed)}")
+        return cls(objective=ObjectiveConfig.of(**objective), **values)
+
     def validate(self) -> TrainConfig:
         """Raise a one-line ``ValueError`` naming the first bad value; return ``self``."""
-        choices = {"method": METHODS, "objective": objectives.names(), "dataset": data.names(),
-                   "encoder": models.encoder_names(), "similarity": ("gaussian", "cosine"),
-                   "negatives": ("auto", "two_view", "one_view", "cross"),
+        if not isinstance(self.objective, ObjectiveConfig):
+            raise ValueError(f"objective={self.objective!r} is not allowed; it must be an ObjectiveConfig "
+                             "(fmicl_core.objective_config), e.g. TrainConfig().with_objective(name='js')")
+        choices = {"method": METHODS, "dataset": data.names(), "encoder": models.encoder_names(),
                    "augment": ("batched", "torchvision"), "recipe": ("auto", *recipe_names()),
                    "optimizer": ("sgd", "adamw"), "schedule": ("cosine", "linear", "constant")}
         for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"unknown {key} {getattr(self, key)!r}; allowed: {', '.join(allowed)}")
-        positive = ("batch_size", "epochs", "proj_hidden", "proj_dim", "proj_layers", "pred_hidden",
-                    "queue_size", "bn_splits", "knn_k", "probe_iters", "n_pairs", "lr", "alpha",
-                    "sigma", "mu", "temperature", "knn_t")
-        for key in positive:
-            value = getattr(self, key)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{key}={value!r} is not allowed; it must be > 0")
-        for key in ("weight_decay", "warmup_epochs", "knn_every", "workers", "probe_wd", "stop_after"):
-            if not (math.isfinite(getattr(self, key)) and getattr(self, key) >= 0):
+            validation.choice(key, getattr(self, key), allowed)
+        for key in ("batch_size", "epochs", "proj_hidden", "proj_dim", "proj_layers", "pred_hidden",
+                    "queue_size", "bn_splits", "knn_k", "probe_iters", "n_pairs"):
+            validation.integer(key, getattr(self, key), minimum=1)
+        for key in ("knn_every", "workers", "stop_after"):
+            validation.integer(key, getattr(self, key), minimum=0)
+        for key in ("lr", "knn_t"):
+            validation.positive(key, getattr(self, key))
+        for key in ("weight_decay", "warmup_epochs", "probe_wd"):
+            if validation.number(key, getattr(self, key)) < 0:
                 raise ValueError(f"{key}={getattr(self, key)!r} is not allowed; it must be >= 0")
-        if not (0 <= self.moco_momentum <= 1 and 0 <= self.momentum < 1):
-            raise ValueError(f"moco_momentum={self.moco_momentum} and momentum={self.momentum} must "
-                             "lie in [0, 1]")
+        validation.unit_interval("moco_momentum", self.moco_momentum)
+        validation.unit_interval("momentum", self.momentum, closed_right=False)
         if self.method == "moco":
-            if not objectives.make(self.objective).supports_queue:
-                raise ValueError(f"objective {self.objective!r} has no queue form, so it cannot be used "
+            if not supports_queue(self.objective.name):
+                raise ValueError(f"objective {self.objective.name!r} has no queue form, so it cannot be used "
                                  "with method 'moco'; use simclr or mocov3")
             if self.queue_size % self.batch_size:
                 raise ValueError(f"queue_size={self.queue_size} is not a multiple of "
@@ -164,48 +174,45 @@ class TrainConfig:
         return self
 
 
-def _flag_type(annotation: str):
-    return {"int": int, "float": float, "str": str, "typing.Optional[str]": str}[annotation]
+_TYPES = {"int": int, "float": float, "str": str, "typing.Optional[str]": str, "typing.Optional[float]": float}
+
+
+def _flags() -> list[tuple[str, object, typing.Any]]:
+    """``(flag, owner, field)`` for every flag: the objective's fields, then the trainer's."""
+    out = [("--objective" if f.name == "name" else "--" + f.name.replace("_", "-"), ObjectiveConfig, f)
+           for f in fields(ObjectiveConfig)]
+    return out + [("--" + f.name.replace("_", "-"), TrainConfig, f) for f in fields(TrainConfig)
+                  if f.name != "objective"]
 
 
 def parser() -> argparse.ArgumentParser:
-    """An argparse parser with one documented flag per :class:`TrainConfig` field."""
+    """An argparse parser with one documented flag per :class:`TrainConfig` field (and per field of
+    its :class:`ObjectiveConfig`)."""
     p = argparse.ArgumentParser(
         prog="python -m fmicl_core.train",
         description="Contrastive pre-training (SimCLR, MoCo, MoCo v3) with any f-MICL objective or "
                     "baseline; writes <out-dir>/<name>/{config.json, metrics.jsonl, checkpoint.pt, "
-                    "features.npz} and prints kNN and linear-probe accuracy next to a randomly "
-                    "initialised encoder's.",
+                    "features_init.npz, features.npz, result.json} and prints kNN and linear-probe "
+                    "accuracy next to a randomly initialised encoder's.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
+    for flag, owner, f in _flags():
         default = f.default if f.default is not MISSING else None
+        help = f.metadata["help"] + (f": {', '.join(objective_names())}" if flag == "--objective" else "")
+        dest = "objective_" + f.name if owner is ObjectiveConfig else f.name
         if f.type == "bool":
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
-                           help=f.metadata["help"])
+            p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help)
         else:
-            p.add_argument(flag, type=_flag_type(f.type), default=default, help=f.metadata["help"],
-                           metavar=f.name.upper())
+            p.add_argument(flag, dest=dest, type=_TYPES[f.type], default=default, help=help,
+                           metavar=flag[2:].upper().replace("-", "_"))
     return p
 
 
 def from_args(argv: list[str] | None = None) -> TrainConfig:
     """Parse ``argv`` into a validated config (bad values exit with a one-line usage error)."""
     p = parser()
-    config = TrainConfig(**vars(p.parse_args(argv)))
+    values = vars(p.parse_args(argv))
+    hyper = {k[len("objective_"):]: values.pop(k) for k in list(values) if k.startswith("objective_")}
     try:
-        return config.validate()
+        return TrainConfig(objective=ObjectiveConfig(**hyper), **values).validate()
     except ValueError as err:
         p.error(str(err))
-
-
-def check_writable(folder: str | os.PathLike) -> None:
-    """Raise a one-line ``ValueError`` unless ``folder`` can be created and written to."""
-    try:
-        os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, f".write-test-{os.getpid()}")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as err:
-        raise ValueError(f"output folder {os.fspath(folder)!r} is not writable ({err.strerror})") from None

@@ -34,9 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fmicl_core import validation
+
 __all__ = ["Divergence", "EXP_CAP", "exp_lin", "get", "names", "table"]
 
 EXP_CAP = 50.0
+DEFAULT_BETA = 2.0  # the Tsallis order of ``get("tsallis")``
 LOG2 = math.log(2.0)
 
 Fn = Callable[[Tensor], Tensor]
@@ -152,10 +155,8 @@ def _sh() -> Divergence:
     )
 
 
-def _tsallis(beta: float = 2.0) -> Divergence:
-    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 1.0):
-        raise ValueError(f"Tsallis order beta={beta!r} is not allowed; it must be a number > 1")
-    b = float(beta)
+def _tsallis(beta: float = DEFAULT_BETA) -> Divergence:
+    b = validation.positive("beta", beta, above=1.0)
     k = b / (b - 1.0)
     scale = (1.0 / k) ** k  # ((beta - 1)/beta)^(beta/(beta - 1))
     return Divergence(

@@ -1,4 +1,8 @@
-"""Features of a trained model for the analysis modules: export to ``.npz`` and validated loading.
+"""The hand-off between the trainer and the analyses: the features file and the run folder.
+
+This module depends only on :mod:`fmicl_core.outputs`, so reading a run never imports the trainer
+(:mod:`fmicl_core.export` computes the features of a model; :func:`fmicl_core.train.ensure_run`
+makes a run).
 
 A features file holds (all float32 unless said otherwise):
 
@@ -6,8 +10,14 @@ A features file holds (all float32 unless said otherwise):
   features g(x) and L2-normalised embeddings (the vectors the objective compares, on the sphere
   S^{d-1}) of every un-augmented training image, and their labels; the same three for ``test_``;
 - ``pair_x``, ``pair_y (n_pairs, d)``: L2-normalised embeddings of two independent augmentations
-  of the same training images (positive pairs, spec ``fmicl_paper.md`` section 1), ``pair_labels``;
+  of the same training images (positive pairs: Lu et al. 2023, f-MICL, arXiv:2402.10150, Section 2),
+  ``pair_labels``;
 - ``config``: the training config as a 0-d unicode array holding JSON.
+
+A run folder (:class:`RunFolder`) holds ``config.json``, ``metrics.jsonl`` (one JSON line per
+epoch), ``checkpoint.pt``, ``features_init.npz`` (the encoder at initialisation, the reference of
+every comparison), ``features.npz`` and ``result.json`` (the final and initial accuracies), the last
+written when the run is complete.
 
 :func:`load_features` checks keys, shapes, dtypes, finiteness and unit norms, and reads with
 ``allow_pickle=False``; every problem is a one-line ``ValueError``.
@@ -18,17 +28,14 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from fmicl_core import augment, checkpoint, data, methods
-from fmicl_core.config import TrainConfig
+from fmicl_core.outputs import atomic_write
 
-__all__ = ["Features", "compute_features", "export_features", "load_features", "save_features"]
+__all__ = ["Features", "RunFolder", "load_features", "save_features"]
 
 UNIT_NORM_TOL = 1e-3
 
@@ -109,78 +116,62 @@ def save_features(path: str | os.PathLike, features: Features) -> Path:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 
-    return checkpoint.atomic_write(path, write)
+    return atomic_write(path, write)
 
 
-def normalize_images(images: Tensor, recipe: str) -> Tensor:
-    """uint8 images to the float input of the encoder without augmentation (the recipe's
-    mean/std normalisation only)."""
-    mean, std = augment.RECIPES[recipe].stats(images.shape[1])
-    mean = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    std = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
-    return (images.float() / 255.0 - mean) / std
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one run folder ``path`` (module docstring)."""
 
+    path: Path
 
-@torch.no_grad()
-def encode(model: methods.SimCLR, images: Tensor, recipe: str | None = None,
-           batch_size: int = 512) -> tuple[Tensor, Tensor]:
-    """Encoder features and L2-normalised embeddings of ``images`` (uint8, un-augmented unless
-    ``recipe`` is None, in which case ``images`` are already float inputs), in eval mode."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    feats, embeds = [], []
-    for start in range(0, images.shape[0], batch_size):
-        x = images[start:start + batch_size].to(device)
-        x = normalize_images(x, recipe) if recipe is not None else x
-        h = model.features(x)
-        feats.append(h.float())
-        embeds.append(torch.nn.functional.normalize(model.project(h).float(), dim=1))
-    model.train(was_training)
-    return torch.cat(feats), torch.cat(embeds)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
 
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
 
-def compute_features(model: methods.SimCLR, train: data.ImageData, test: data.ImageData,
-                     config: TrainConfig, batch_size: int = 512) -> Features:
-    """Every array of the features file for ``model`` (eval mode, un-augmented images; the
-    positive pairs are two augmentations of the first ``config.n_pairs`` training images drawn
-    from a generator seeded with ``config.seed``)."""
-    recipe = config.resolved_recipe()
-    tr_enc, tr_proj = encode(model, train.images, recipe, batch_size)
-    te_enc, te_proj = encode(model, test.images, recipe, batch_size)
-    n = min(config.n_pairs, len(train))
-    aug = augment.make_augment(recipe, train.image_size, train.channels)
-    device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    images = train.images[:n].to(device)
-    _, pair_x = encode(model, aug(images, gen), None, batch_size)
-    _, pair_y = encode(model, aug(images, gen), None, batch_size)
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
 
-    def np32(t: Tensor) -> np.ndarray:
-        return t.float().cpu().numpy()
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint.pt"
 
-    return Features(np32(tr_enc), np32(tr_proj), train.labels.cpu().numpy(),
-                    np32(te_enc), np32(te_proj), test.labels.cpu().numpy(),
-                    np32(pair_x), np32(pair_y), train.labels[:n].cpu().numpy(), config.to_dict())
+    @property
+    def features(self) -> Path:
+        return self.path / "features.npz"
 
+    @property
+    def initial_features(self) -> Path:
+        return self.path / "features_init.npz"
 
-def export_features(checkpoint_path: str | os.PathLike, dataset: str | None = None,
-                    out: str | os.PathLike | None = None, device: str = "cpu",
-                    batch_size: int = 512) -> Path:
-    """Load a trainer checkpoint, compute its features on ``dataset`` (default: the dataset it was
-    trained on, same options) and write them to ``out`` (default: ``features.npz`` beside the
-    checkpoint). Returns the path written."""
-    state = checkpoint.load(checkpoint_path)
-    config = TrainConfig(**state["config"])
-    config = replace(config, dataset=dataset or config.dataset).validate()
-    train = data.load_dataset(config.dataset, config.data_root, True, **config.dataset_options())
-    test = data.load_dataset(config.dataset, config.data_root, False, **config.dataset_options())
-    model = methods.build_method(config, train.channels, train.image_size)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError:
-        raise ValueError(f"checkpoint {str(checkpoint_path)!r} does not fit dataset {config.dataset!r} "
-                         f"({train.channels} channels, {train.image_size} pixels)") from None
-    model.to(device)
-    out = Path(checkpoint_path).with_name("features.npz") if out is None else Path(out)
-    return save_features(out, compute_features(model, train, test, config, batch_size))
+    @property
+    def result(self) -> Path:
+        return self.path / "result.json"
+
+    @property
+    def complete(self) -> bool:
+        """Whether training finished and every output was written (``result.json`` is written last)."""
+        return self.result.is_file()
+
+    def read_json(self, which: str) -> dict:
+        """``config.json`` or ``result.json`` as a dict; missing or corrupt is a ``ValueError``."""
+        path = getattr(self, which)
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"run folder {str(self.path)!r} has no {path.name}") from None
+        except json.JSONDecodeError:
+            raise ValueError(f"{str(path)!r} is corrupt (not JSON)") from None
+
+    def read_metrics(self) -> list[dict]:
+        """The epochs' records of ``metrics.jsonl`` (empty when there is none yet)."""
+        if not self.metrics.is_file():
+            return []
+        try:
+            return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+        except json.JSONDecodeError:
+            raise ValueError(f"{str(self.metrics)!r} is corrupt (not JSON lines)") from None

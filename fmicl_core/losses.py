@@ -26,14 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fmicl_core import divergences
+from fmicl_core import divergences, validation
 from fmicl_core.distributed import gather, rank_and_world
+from fmicl_core.objective_config import DEFAULTS, NEGATIVES, ObjectiveConfig
+from fmicl_core.similarity import Similarity
 from fmicl_core.similarity import get as get_similarity
 
 __all__ = [
     "FMICLLoss",
     "FMICLTerms",
-    "NEGATIVES",
     "align_loss",
     "dv_kl_loss",
     "fmicl_loss",
@@ -42,9 +43,6 @@ __all__ = [
     "spectral_loss",
     "uniform_loss",
 ]
-
-NEGATIVES = ("two_view", "one_view", "cross")
-DEFAULT_SIGMA = 1.0 / math.sqrt(2.0)  # (2 sigma^2)^-1 = 1, the paper's vision setting
 
 
 def check_embeddings(z1: Tensor, z2: Tensor | None = None, name: str = "z1") -> None:
@@ -61,11 +59,6 @@ def check_embeddings(z1: Tensor, z2: Tensor | None = None, name: str = "z1") -> 
             raise ValueError(f"{label} contains NaN or inf values; embeddings must be finite")
     if z2 is not None and z1.shape != z2.shape:
         raise ValueError(f"z1 has shape {tuple(z1.shape)} but z2 has {tuple(z2.shape)}; they must match")
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > 0")
 
 
 def _normalize(z: Tensor) -> Tensor:
@@ -136,23 +129,36 @@ class FMICLTerms:
     estimate: Tensor
 
 
-def fmicl_loss(
+def _fmicl_terms(z1: Tensor, z2: Tensor, div: divergences.Divergence, sim: Similarity, alpha: float,
+                 negatives: str, queue: Tensor | None, gather_all: bool) -> FMICLTerms:
+    """The f-MICL terms for a built divergence and similarity (checked by the callers)."""
+    z1, z2, queue = _prepare(z1, z2, queue)
+    lay = _layout(z1, z2, negatives, queue, gather_all)
+    positive = sim.positive(div, sim.paired_logits(z1, z2)).mean()
+    total = sim.negative(div, _full_precision(sim.logits(lay.rows, lay.cols))).sum()
+    for idx in lay.excluded:  # remove each row's own column and its positive from the sum
+        total = total - sim.negative(div, sim.paired_logits(lay.rows, lay.cols[idx])).sum()
+    negative = total / (lay.rows.shape[0] * lay.negatives_per_row)
+    return FMICLTerms(alpha * negative - positive, positive, negative, (positive - negative).detach())
+
+
+def fmicl_terms(
     z1: Tensor,
     z2: Tensor,
-    divergence: str | divergences.Divergence = "kl",
-    similarity: str = "gaussian",
-    sigma: float = DEFAULT_SIGMA,
-    alpha: float = 40.0,
-    mu: float = 1.0,
+    divergence: str | divergences.Divergence = DEFAULTS.name,
+    similarity: str = DEFAULTS.similarity,
+    sigma: float = DEFAULTS.sigma,
+    alpha: float = DEFAULTS.alpha,
+    mu: float = DEFAULTS.mu,
     negatives: str = "two_view",
     queue: Tensor | None = None,
-    temperature: float = 0.5,
+    temperature: float = DEFAULTS.temperature,
     gather_all: bool = False,
-    *,
-    return_terms: bool = False,
-) -> Tensor | FMICLTerms:
-    """f-MICL loss ``-mean_pos s + alpha * mean_neg f*(s)`` to minimise (paper section 1, eq. for
-    i_hat_f with the weighting alpha in front of the negative term).
+) -> FMICLTerms:
+    """The f-MICL loss ``-mean_pos s + alpha * mean_neg f*(s)`` to minimise, its two means and the
+    f-MI estimate ``i_hat_f = mean_pos s - mean_neg f*(s)`` (Lu et al. 2023, f-MICL,
+    arXiv:2402.10150, Section 2: the sample estimate of the f-mutual information, with the
+    weighting alpha of Section 6 in front of the negative term).
 
     Args:
         z1, z2: (N, d) embeddings of two views; they are L2-normalised here.
@@ -160,37 +166,26 @@ def fmicl_loss(
             (``divergences.get("tsallis", beta=3)``).
         similarity: ``"gaussian"`` (f-Gaussian, sigma and mu) or ``"cosine"`` (temperature).
         sigma: kernel width; ``1/sqrt(2)`` gives the paper's ``(2 sigma^2)^-1 = 1``.
-        alpha: weight of the negative term (paper: 40 for vision).
-        mu: kernel scale inside ``G`` (paper: 1).
+        alpha: weight of the negative term (f-MICL Table 7: 40 for vision).
+        mu: kernel scale inside ``G`` (f-MICL Table 7: 1).
         negatives: ``two_view``, ``one_view`` or ``cross`` (module docstring).
         queue: (K, d) keys; when given, the MoCo form: negatives are every query-key pair.
         gather_all: under ``torch.distributed``, use the global batch as negatives.
-        return_terms: return :class:`FMICLTerms` (loss, positive, negative, estimate) instead.
 
     Example:
         >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
-        >>> loss = fmicl_loss(z1, z2, divergence="js", alpha=40.0)
+        >>> terms = fmicl_terms(z1, z2, divergence="js", alpha=40.0)
     """
-    _check_positive("alpha", alpha)
+    alpha = validation.positive("alpha", alpha)
+    validation.choice("negatives", negatives, NEGATIVES)
     div = divergences.get(divergence)
     sim = get_similarity(similarity, sigma=sigma, mu=mu, temperature=temperature)
-    z1, z2, queue = _prepare(z1, z2, queue)
-    lay = _layout(z1, z2, negatives, queue, gather_all)
-
-    positive = sim.positive(div, sim.paired_logits(z1, z2)).mean()
-    total = sim.negative(div, _full_precision(sim.logits(lay.rows, lay.cols))).sum()
-    for idx in lay.excluded:  # remove each row's own column and its positive from the sum
-        total = total - sim.negative(div, sim.paired_logits(lay.rows, lay.cols[idx])).sum()
-    negative = total / (lay.rows.shape[0] * lay.negatives_per_row)
-    loss = alpha * negative - positive
-    if return_terms:
-        return FMICLTerms(loss, positive, negative, (positive - negative).detach())
-    return loss
+    return _fmicl_terms(z1, z2, div, sim, alpha, negatives, queue, gather_all)
 
 
-def fmicl_terms(z1: Tensor, z2: Tensor, *args, **kwargs) -> FMICLTerms:
-    """The f-MICL loss and its parts: :func:`fmicl_loss` with ``return_terms=True``."""
-    return fmicl_loss(z1, z2, *args, return_terms=True, **kwargs)
+def fmicl_loss(z1: Tensor, z2: Tensor, *args, **kwargs) -> Tensor:
+    """The f-MICL loss alone: :func:`fmicl_terms` ``(...).loss``, with the same arguments."""
+    return fmicl_terms(z1, z2, *args, **kwargs).loss
 
 
 def _full_precision(x: Tensor) -> Tensor:
@@ -199,23 +194,22 @@ def _full_precision(x: Tensor) -> Tensor:
 
 
 class FMICLLoss(nn.Module):
-    """``nn.Module`` form of :func:`fmicl_loss`; hyper-parameters are checked at construction."""
+    """``nn.Module`` form of :func:`fmicl_terms` for one :class:`ObjectiveConfig` whose ``name`` is
+    a divergence; the divergence and similarity are built (and checked) once, at construction."""
 
-    def __init__(self, divergence: str = "kl", similarity: str = "gaussian",
-                 sigma: float = DEFAULT_SIGMA, alpha: float = 40.0, mu: float = 1.0,
-                 negatives: str = "two_view", temperature: float = 0.5, gather_all: bool = False,
-                 beta: float | None = None) -> None:
+    def __init__(self, config: ObjectiveConfig = DEFAULTS, gather_all: bool = False) -> None:
         super().__init__()
-        _check_positive("alpha", alpha)
-        if negatives not in NEGATIVES:
-            raise ValueError(f"unknown negatives {negatives!r}; allowed: {', '.join(NEGATIVES)}")
-        self.divergence = divergences.get(divergence, **({} if beta is None else {"beta": beta}))
-        get_similarity(similarity, sigma=sigma, mu=mu, temperature=temperature)
-        self.options = dict(similarity=similarity, sigma=sigma, alpha=alpha, mu=mu,
-                            negatives=negatives, temperature=temperature, gather_all=gather_all)
+        if not isinstance(config, ObjectiveConfig):
+            raise ValueError(f"config is {type(config).__name__}; expected an ObjectiveConfig")
+        validation.choice("f-MICL divergence", config.name, divergences.names())
+        self.config, self.gather_all = config, gather_all
+        self.divergence = divergences.get(config.name, **({"beta": config.beta} if config.name == "tsallis" else {}))
+        self.similarity = get_similarity(config.similarity, config.sigma, config.mu, config.temperature)
+        self.negatives = config.negatives or "two_view"
 
     def terms(self, z1: Tensor, z2: Tensor, queue: Tensor | None = None) -> FMICLTerms:
-        return fmicl_terms(z1, z2, self.divergence, queue=queue, **self.options)
+        return _fmicl_terms(z1, z2, self.divergence, self.similarity, self.config.alpha, self.negatives,
+                            queue, self.gather_all)
 
     def forward(self, z1: Tensor, z2: Tensor, queue: Tensor | None = None) -> Tensor:
         return self.terms(z1, z2, queue).loss
@@ -232,14 +226,14 @@ def _masked_logits(lay: _Layout, scale: float, mask_positive: bool) -> Tensor:
     return logits
 
 
-def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5, queue: Tensor | None = None,
+def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = DEFAULTS.temperature, queue: Tensor | None = None,
                  include_positive: bool = True, gather_all: bool = False) -> Tensor:
     """InfoNCE in SimCLR's NT-Xent convention (Chen et al. 2020, eq. 1): each of the 2N views is an
     anchor; its logits are the cosine similarities / tau to the other 2N - 1 views (1 positive,
     2N - 2 negatives); the loss is the mean cross-entropy. With ``queue`` it is MoCo's form (the
     positive key against the queue). ``include_positive=False`` leaves the positive out of the
     denominator (the ``E_x log E_y e^s`` form of the f-MICL paper, section 4, up to log(2N - 2))."""
-    _check_positive("temperature", temperature)
+    temperature = validation.positive("temperature", temperature)
     z1, z2, queue = _prepare(z1, z2, queue)
     pos = (z1 * z2).sum(1) / temperature
     if queue is not None:
@@ -273,7 +267,7 @@ def spectral_loss(z1: Tensor, z2: Tensor) -> Tensor:
     return -2.0 * gram.diagonal().mean() + off
 
 
-def dv_kl_loss(z1: Tensor, z2: Tensor, sigma: float = DEFAULT_SIGMA, mu: float = 1.0,
+def dv_kl_loss(z1: Tensor, z2: Tensor, sigma: float = DEFAULTS.sigma, mu: float = DEFAULTS.mu,
                negatives: str = "two_view", gather_all: bool = False) -> Tensor:
     """KL f-MICL with the Donsker-Varadhan shift (spec section 4): ``-(E_pos s - log E_neg e^s)``
     with ``s = f'_KL(G) = 1 + log G``. It equals ``c * align + log E_neg exp(-c d)``, Wang & Isola's

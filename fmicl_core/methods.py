@@ -94,8 +94,8 @@ class _Network(nn.Sequential):
 def _terms(objective: objectives.Objective, z1: Tensor, z2: Tensor,
            queue: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
     """The loss and, for f-MICL objectives, the f-MI estimate ``mean A(d+) - mean B(d-)``."""
-    if isinstance(objective.fn, losses.FMICLLoss):
-        terms = objective.fn.terms(z1, z2, queue)
+    if objective.fmicl is not None:
+        terms = objective.fmicl.terms(z1, z2, queue)
         return terms.loss, terms.estimate
     return objective(z1, z2, queue) if queue is not None else objective(z1, z2), None
 
@@ -194,7 +194,7 @@ class MoCoV3(_Momentum):
     def _ctr(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor | None]:
         if self.objective.name == "infonce":
             keys = gather(k) if is_distributed() else k
-            t = self.objective.hyper["temperature"]
+            t = self.objective.config.temperature
             return losses.infonce_loss(q, k, t, queue=keys, include_positive=False), None
         return _terms(self.objective, q, k)
 
@@ -214,10 +214,7 @@ def build_method(config, in_channels: int, image_size: int, gather_all: bool = F
     encoder = models.make_encoder(config.encoder, in_channels, **options)
     head = models.ProjectionHead(encoder.feature_dim, config.proj_hidden, config.proj_dim,
                                  config.proj_layers)
-    objective = objectives.make(config.objective, similarity=config.similarity, sigma=config.sigma,
-                                alpha=config.alpha, mu=config.mu, temperature=config.temperature,
-                                beta=config.beta, negatives=config.resolved_negatives,
-                                gather_all=gather_all)
+    objective = objectives.make(config.resolved_objective, gather_all)
     online = _Network(encoder, head)
     if config.method == "simclr":
         return SimCLR(online, objective)

@@ -2,7 +2,8 @@
 
 Both turn L2-normalised embeddings into *logits* (``log G`` for the f-Gaussian, ``x.y / tau`` for
 cosine) and the logits into the two per-pair terms of the objective: the score ``s(x, y)`` of
-positive pairs and the penalty ``f*(s(x, y))`` of negative pairs (spec ``fmicl_paper.md`` §1, §3).
+positive pairs and the penalty ``f*(s(x, y))`` of negative pairs (Lu et al. 2023, f-MICL,
+arXiv:2402.10150, Section 3: the f-Gaussian similarity, and Section 2 for the cosine form).
 
 - f-Gaussian: ``s_f = f'(G)`` with ``G = mu exp(-d / (2 sigma^2))`` and ``d = ||x - y||^2 = 2 - 2 g``.
 - cosine: ``s = g_f(g / tau)`` where ``g_f`` is the f-GAN output activation of the divergence.
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from fmicl_core import validation
 from fmicl_core.divergences import Divergence
 from fmicl_core.gram import affine_gram
+from fmicl_core.objective_config import DEFAULTS, SIMILARITIES
 
 __all__ = ["Cosine", "FGaussian", "Similarity", "get", "names", "squared_distance"]
 
@@ -26,22 +29,17 @@ def squared_distance(g: Tensor) -> Tensor:
     return (2.0 - 2.0 * g).clamp(0.0, 4.0)
 
 
-def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > 0")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class FGaussian:
-    """f-Gaussian similarity ``s_f = f'(mu exp(-||x - y||^2 / (2 sigma^2)))`` (paper eq. for s_f)."""
+    """f-Gaussian similarity ``s_f = f'(G)``, ``G = mu exp(-||x - y||^2 / (2 sigma^2))`` (f-MICL,
+    Section 3, the definition of the f-Gaussian similarity)."""
 
-    sigma: float = 1.0 / math.sqrt(2.0)
-    mu: float = 1.0
+    sigma: float = DEFAULTS.sigma
+    mu: float = DEFAULTS.mu
 
     def __post_init__(self) -> None:
-        _positive("sigma", self.sigma)
-        _positive("mu", self.mu)
+        object.__setattr__(self, "sigma", validation.positive("sigma", self.sigma))
+        object.__setattr__(self, "mu", validation.positive("mu", self.mu))
 
     @property
     def c(self) -> float:
@@ -69,10 +67,10 @@ class FGaussian:
 class Cosine:
     """Cosine similarity with temperature, ``s = g_f(x.y / tau)`` (f-GAN output activation)."""
 
-    temperature: float = 0.5
+    temperature: float = DEFAULTS.temperature
 
     def __post_init__(self) -> None:
-        _positive("temperature", self.temperature)
+        object.__setattr__(self, "temperature", validation.positive("temperature", self.temperature))
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``a_i.b_j / tau`` for every pair."""
@@ -93,21 +91,17 @@ class Cosine:
 
 Similarity = FGaussian | Cosine
 
-_NAMES = ("gaussian", "cosine")
-
 
 def names() -> tuple[str, ...]:
     """Names accepted by :func:`get`."""
-    return _NAMES
+    return SIMILARITIES
 
 
-def get(name: str, sigma: float = 1.0 / math.sqrt(2.0), mu: float = 1.0,
-        temperature: float = 0.5) -> Similarity:
-    """The similarity ``name`` ("gaussian" uses sigma and mu, "cosine" uses temperature)."""
-    for key, value in (("sigma", sigma), ("mu", mu), ("temperature", temperature)):
-        _positive(key, value)
-    if name == "gaussian":
-        return FGaussian(sigma=sigma, mu=mu)
-    if name == "cosine":
-        return Cosine(temperature=temperature)
-    raise ValueError(f"unknown similarity {name!r}; allowed: {', '.join(_NAMES)}")
+def get(name: str, sigma: float = DEFAULTS.sigma, mu: float = DEFAULTS.mu,
+        temperature: float = DEFAULTS.temperature) -> Similarity:
+    """The similarity ``name`` ("gaussian" uses sigma and mu, "cosine" uses temperature); every
+    value is checked, used or not."""
+    validation.choice("similarity", name, SIMILARITIES)
+    gaussian = FGaussian(sigma=sigma, mu=mu)
+    cosine = Cosine(temperature=temperature)
+    return gaussian if name == "gaussian" else cosine

@@ -3,13 +3,17 @@
 One loop serves SimCLR, MoCo and MoCo v3 (:mod:`fmicl_core.methods`) with every objective of
 :mod:`fmicl_core.objectives`; all settings are :class:`~fmicl_core.config.TrainConfig` fields
 (``--help`` lists them). Without arguments it trains SimCLR with the KL f-MICL objective
-(f-Gaussian similarity, ``(2 sigma^2)^-1 = 1``, ``alpha = 40``, ``mu = 1``; paper Table 7) on
+(f-Gaussian similarity, ``(2 sigma^2)^-1 = 1``, ``alpha = 40``, ``mu = 1``: Lu et al. 2023,
+f-MICL, arXiv:2402.10150, Table 7) on
 scikit-learn's digits on the CPU in about two minutes, and prints the kNN and linear-probe accuracy
 of the trained encoder next to those of the same encoder at initialisation (the floor).
 
-Run folder ``<out_dir>/<name>/``: ``config.json``, ``metrics.jsonl`` (one JSON line per epoch:
-loss, f-MI estimate, lr, kNN accuracy when evaluated, images/s, seconds), ``checkpoint.pt`` and
-``features.npz`` (:mod:`fmicl_core.features`). Only rank 0 writes.
+Run folder ``<out_dir>/<name>/`` (:class:`fmicl_core.features.RunFolder`): ``config.json``,
+``metrics.jsonl`` (one JSON line per epoch: loss, f-MI estimate, lr, kNN accuracy when evaluated,
+images/s, seconds), ``checkpoint.pt``, ``features_init.npz`` and ``features.npz`` (the encoder at
+initialisation and trained; :mod:`fmicl_core.features`) and, last, ``result.json``. Only rank 0
+writes. The analyses ask for a run through :func:`ensure_run`, which trains it only when its folder
+does not hold it already.
 
 Optimisation: SGD with momentum (the paper's small-vision recipe) or AdamW; the learning rate rises
 linearly from 0 over ``warmup_epochs`` and then follows a cosine (or linear) decay to 0, per step.
@@ -44,7 +48,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -55,14 +59,15 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fmicl_core import augment, checkpoint, data
-from fmicl_core.config import RESUMABLE, TrainConfig, check_writable, from_args
+from fmicl_core.config import RESUMABLE, TrainConfig, from_args
 from fmicl_core.distributed import rank_and_world
-from fmicl_core.losses import FMICLLoss
 from fmicl_core.evaluate import ProbeProtocol, knn_accuracy, linear_probe
-from fmicl_core.features import compute_features, encode, save_features
+from fmicl_core.export import compute_features, encode
+from fmicl_core.features import RunFolder, save_features
 from fmicl_core.methods import SimCLR, build_method
+from fmicl_core.outputs import check_writable, save_json, write_text
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "epoch_order", "learning_rate",
+__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "ensure_run", "epoch_order", "learning_rate",
            "local_batch", "main", "train"]
 
 PERMUTATION, VIEWS, SAMPLE = 0, 1, 2  # streams of derive_seed
@@ -250,10 +255,9 @@ def _protocol(config: TrainConfig) -> ProbeProtocol:
     return ProbeProtocol(max_iter=config.probe_iters, weight_decay=config.probe_wd)
 
 
-def _read_metrics(path: Path, epochs: int) -> list[str]:
-    """The lines of ``path`` of the first ``epochs`` epochs."""
-    lines = path.read_text().splitlines() if path.is_file() else []
-    return [line for line in lines if json.loads(line)["epoch"] <= epochs]
+def _read_metrics(folder: RunFolder, epochs: int) -> list[str]:
+    """The lines of ``metrics.jsonl`` of the first ``epochs`` epochs."""
+    return [json.dumps(r) for r in folder.read_metrics() if r["epoch"] <= epochs]
 
 
 class _Run:
@@ -275,7 +279,8 @@ class _Run:
         if config.batch_size % self.world or (config.method == "moco" and per_rank % config.bn_splits):
             raise ValueError(f"batch_size={config.batch_size} must split into {self.world} equal "
                              f"rank batches (divisible by bn_splits={config.bn_splits} for moco)")
-        self.dir = Path(config.out_dir) / config.run_name
+        self.folder = RunFolder(Path(config.out_dir) / config.run_name)
+        self.dir = self.folder.path
         if self.rank == 0:
             check_writable(self.dir)
         self.model = build_method(config, self.train.channels, self.train.image_size,
@@ -292,7 +297,7 @@ class _Run:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.dir / "checkpoint.pt"
+        return self.folder.checkpoint
 
     def start(self) -> None:
         """Resume from the checkpoint, or evaluate the floor and write a fresh run folder."""
@@ -307,19 +312,19 @@ class _Run:
             self.sums = state["sums"].to(self.device)
             self.floor = tuple(state["floor"])
             if self.rank == 0:
-                self.metrics = _read_metrics(self.dir / "metrics.jsonl", self.epoch)
+                self.metrics = _read_metrics(self.folder, self.epoch)
                 self.write_metrics()
             return
         if self.rank == 0:
             self.floor = _evaluate(self.model, self.train, self.test, self.config, probe=True)
-            checkpoint.atomic_write(self.dir / "config.json", lambda tmp: Path(tmp).write_text(
-                json.dumps(self.config.to_dict(), indent=2) + "\n"))
+            save_features(self.folder.initial_features,
+                          compute_features(self.model, self.train, self.test, self.config))
+            save_json(self.folder.config, self.config.to_dict())
             self.write_metrics()
 
     def write_metrics(self) -> None:
         """Rewrite metrics.jsonl atomically (a kill never leaves half a line)."""
-        text = "".join(line + "\n" for line in self.metrics)
-        checkpoint.atomic_write(self.dir / "metrics.jsonl", lambda tmp: Path(tmp).write_text(text))
+        write_text(self.folder.metrics, "".join(line + "\n" for line in self.metrics))
 
     def save(self) -> None:
         if self.rank != 0:
@@ -362,7 +367,7 @@ def _epoch_record(run: _Run, lr: float, seconds: float, images: int) -> dict:
     if run.world > 1:
         dist.all_reduce(sums)
     loss, estimate, steps = sums.tolist()
-    has_estimate = isinstance(run.model.objective.fn, FMICLLoss)
+    has_estimate = run.model.objective.fmicl is not None
     return {"epoch": run.epoch + 1, "loss": loss / steps, "estimate": estimate / steps if has_estimate else None,
             "lr": lr, "knn": None, "images_per_s": images / seconds, "seconds": seconds}
 
@@ -421,10 +426,12 @@ def train(config: TrainConfig) -> TrainResult:
             return TrainResult(run.dir, math.nan, math.nan, math.nan, math.nan,
                                time.perf_counter() - started)
         feats = compute_features(run.model, run.train, run.test, run.config)
-        save_features(run.dir / "features.npz", feats)
+        save_features(run.folder.features, feats)
         arrays = (feats.train_encoder, feats.train_labels, feats.test_encoder, feats.test_labels)
         knn, lin = _accuracies(config, *(torch.from_numpy(a).to(run.device) for a in arrays), probe=True)
-        return TrainResult(run.dir, knn, lin, *run.floor, time.perf_counter() - started)
+        result = TrainResult(run.dir, knn, lin, *run.floor, time.perf_counter() - started)
+        save_json(run.folder.result, {k: v for k, v in asdict(result).items() if k != "run_dir"})
+        return result
     finally:
         if run.owns_group:
             dist.destroy_process_group()
@@ -433,7 +440,7 @@ def train(config: TrainConfig) -> TrainResult:
 def _report(config: TrainConfig, result: TrainResult) -> str:
     knn = f"kNN (k={config.knn_k}, t={config.knn_t}, cosine, encoder features)"
     return "\n".join([
-        f"run {result.run_dir}: {config.method} + {config.objective} on {config.dataset}, "
+        f"run {result.run_dir}: {config.method} + {config.objective.name} on {config.dataset}, "
         f"{config.epochs} epochs, {result.seconds:.1f} s",
         f"{knn}: {result.knn_acc:.4f}   random-init encoder: {result.random_knn_acc:.4f}",
         f"linear probe: {result.linear_acc:.4f}   random-init encoder: {result.random_linear_acc:.4f}",
@@ -441,35 +448,27 @@ def _report(config: TrainConfig, result: TrainResult) -> str:
     ])
 
 
-def save_curves(config: TrainConfig, result: TrainResult) -> Path:
-    """``figures/train_<name>.png`` + ``.json``: loss and kNN accuracy per epoch, with the
-    random-initialisation floor, and the final numbers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from analysis.outputs import save_figure
-
-    records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
-    knn = [(r["epoch"], r["knn"]) for r in records if r["knn"] is not None]
-    fig, (ax_loss, ax_knn) = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax_loss.plot([r["epoch"] for r in records], [r["loss"] for r in records])
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title=f"{config.method} + {config.objective}")
-    ax_knn.plot(*zip(*knn), marker="o", label="trained encoder")
-    ax_knn.axhline(result.random_knn_acc, ls="--", color="gray", label="random-init encoder")
-    ax_knn.set(xlabel="epoch", ylabel=f"kNN accuracy (k={config.knn_k})", title=config.dataset)
-    ax_knn.legend()
-    numbers = {"knn": result.knn_acc, "linear_probe": result.linear_acc, "random_knn": result.random_knn_acc,
-               "random_linear_probe": result.random_linear_acc, "seconds": result.seconds,
-               "probe_protocol": _protocol(config).describe(), "epochs": records}
-    path = save_figure(f"train_{config.run_name}", fig, numbers, config.to_dict())
-    plt.close(fig)
-    return path
+def ensure_run(config: TrainConfig) -> TrainResult:
+    """The finished run of ``config``: read from its run folder when that holds this very run
+    (same config, ``result.json`` written), else trained, continuing from the folder's checkpoint
+    when one of a compatible config is there. A folder that holds a different run is never reused
+    or overwritten: that is a one-line ``ValueError``. This is how the analyses get a trained run."""
+    config = config.validate()
+    folder = RunFolder(Path(config.out_dir) / config.run_name)
+    if folder.config.is_file():
+        stored = folder.read_json("config")
+        mine = replace(config, resume=False).to_dict()
+        checkpoint.check_compatible(folder.path, stored | {"resume": False}, mine, RESUMABLE - {"epochs"})
+        if folder.complete:
+            done = folder.read_json("result")
+            return TrainResult(folder.path, **{k: done[k] if done[k] is not None else math.nan for k in done})
+        return train(replace(config, resume=folder.checkpoint.is_file()))
+    return train(replace(config, resume=False))
 
 
 def main(argv: list[str] | None = None) -> TrainResult | None:
-    """The CLI: train, print the numbers, write ``figures/train_<name>.png`` (rank 0)."""
+    """The CLI: train and print the numbers (rank 0); ``python -m analysis.training_curves`` plots
+    the run's curves."""
     config = from_args(argv)
     try:
         result = train(config)
@@ -480,7 +479,6 @@ def main(argv: list[str] | None = None) -> TrainResult | None:
         raise SystemExit(f"error: {err}") from None
     if os.environ.get("RANK", "0") == "0":
         print(_report(config, result))
-        print(f"figure: {save_curves(config, result)}")
     return result
 
 
