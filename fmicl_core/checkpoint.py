@@ -67,10 +67,23 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _flat(config: dict, prefix: str = "") -> dict:
+    """Nested settings as ``{"objective.name": ...}``."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
 def check_compatible(path: str | os.PathLike, stored: dict, current: dict,
                      resumable: frozenset[str]) -> None:
     """Raise a one-line ``ValueError`` naming the first setting (outside ``resumable``) in which
-    the checkpoint's config ``stored`` and the resuming config ``current`` differ."""
+    the checkpoint's config ``stored`` and the resuming config ``current`` differ (nested settings
+    are named ``objective.alpha``)."""
+    stored, current = _flat(stored), _flat(current)
     for key in sorted(set(stored) | set(current)):
         if key in resumable:
             continue

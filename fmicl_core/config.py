@@ -25,7 +25,7 @@ __all__ = ["METHODS", "RESUMABLE", "TrainConfig", "from_args", "parser"]
 METHODS = ("simclr", "moco", "mocov3")
 DEFAULT_RECIPE = {"digits": "digits", "stl10": "stl10"}
 """Augmentation recipe per dataset when ``recipe='auto'`` (anything else: ``simclr``)."""
-DEFAULT_NEGATIVES = {"simclr": "two_view", "mocov3": "cross", "moco": "two_view"}
+METHOD_NEGATIVES = {"simclr": "two_view", "mocov3": "cross", "moco": "two_view"}
 """f-MICL negative set per method when ``negatives`` is unset (MoCo uses its queue instead)."""
 RESUMABLE = frozenset({"epochs", "stop_after", "knn_every", "device", "compile", "progress", "workers", "resume",
                        "out_dir", "name", "data_root", "download", "n_pairs", "probe_iters"})
@@ -98,7 +98,7 @@ class TrainConfig:
     @property
     def resolved_objective(self) -> ObjectiveConfig:
         """``objective`` with its negatives set (the method's own when unset)."""
-        return replace(self.objective, negatives=self.objective.negatives or DEFAULT_NEGATIVES[self.method])
+        return replace(self.objective, negatives=self.objective.negatives or METHOD_NEGATIVES[self.method])
 
     def with_objective(self, **changes: object) -> TrainConfig:
         """A copy whose objective has ``changes`` (``name="js"``, ``alpha=10``, ...)."""

@@ -271,7 +271,7 @@ def table() -> str:
 def main() -> None:
     """Print the objectives table: ``python -m fmicl_core.divergences``."""
     print("f-MICL objectives: G = mu exp(-c d), d = ||x - y||^2 in [0, 4], c = 1/(2 sigma^2)")
-    print("loss = -mean_pos A(d+) + alpha * mean_neg B(d-)   (defaults c = 1, mu = 1, alpha = 40)\n")
+    print("loss = -mean_pos A(d+) + alpha * mean_neg B(d-)   (f-MICL Table 7: c = 1, mu = 1, alpha = 40)\n")
     print(table())
 
 

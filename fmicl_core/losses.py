@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from fmicl_core import divergences, validation
 from fmicl_core.distributed import gather, rank_and_world
-from fmicl_core.objective_config import DEFAULTS, NEGATIVES, ObjectiveConfig
+from fmicl_core.objective_config import DEFAULTS, LOSS_NEGATIVES, NEGATIVES, ObjectiveConfig
 from fmicl_core.similarity import Similarity
 from fmicl_core.similarity import get as get_similarity
 
@@ -150,7 +150,7 @@ def fmicl_terms(
     sigma: float = DEFAULTS.sigma,
     alpha: float = DEFAULTS.alpha,
     mu: float = DEFAULTS.mu,
-    negatives: str = "two_view",
+    negatives: str = LOSS_NEGATIVES,
     queue: Tensor | None = None,
     temperature: float = DEFAULTS.temperature,
     gather_all: bool = False,
@@ -205,7 +205,7 @@ class FMICLLoss(nn.Module):
         self.config, self.gather_all = config, gather_all
         self.divergence = divergences.get(config.name, **({"beta": config.beta} if config.name == "tsallis" else {}))
         self.similarity = get_similarity(config.similarity, config.sigma, config.mu, config.temperature)
-        self.negatives = config.negatives or "two_view"
+        self.negatives = config.loss_negatives
 
     def terms(self, z1: Tensor, z2: Tensor, queue: Tensor | None = None) -> FMICLTerms:
         return _fmicl_terms(z1, z2, self.divergence, self.similarity, self.config.alpha, self.negatives,
@@ -268,7 +268,7 @@ def spectral_loss(z1: Tensor, z2: Tensor) -> Tensor:
 
 
 def dv_kl_loss(z1: Tensor, z2: Tensor, sigma: float = DEFAULTS.sigma, mu: float = DEFAULTS.mu,
-               negatives: str = "two_view", gather_all: bool = False) -> Tensor:
+               negatives: str = LOSS_NEGATIVES, gather_all: bool = False) -> Tensor:
     """KL f-MICL with the Donsker-Varadhan shift (spec section 4): ``-(E_pos s - log E_neg e^s)``
     with ``s = f'_KL(G) = 1 + log G``. It equals ``c * align + log E_neg exp(-c d)``, Wang & Isola's
     alignment-uniformity objective with ``t = c = 1/(2 sigma^2)``."""

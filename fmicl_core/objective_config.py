@@ -16,9 +16,12 @@ from dataclasses import dataclass, field, fields
 
 from fmicl_core import divergences, validation
 
-__all__ = ["BASELINES", "DEFAULTS", "NEGATIVES", "SIMILARITIES", "ObjectiveConfig", "names", "supports_queue"]
+__all__ = ["BASELINES", "DEFAULTS", "LOSS_NEGATIVES", "NEGATIVES", "SIMILARITIES", "ObjectiveConfig", "names", "supports_queue"]
 
 NEGATIVES = ("two_view", "one_view", "cross")
+LOSS_NEGATIVES = "two_view"
+"""The negative set of the loss functions when none is named (SimCLR's: every pair of different
+samples among the 2N views)."""
 SIMILARITIES = ("gaussian", "cosine")
 BASELINES = ("infonce", "au", "spectral", "dv_kl", "acl_exp", "acl_quadratic", "acl_inverse")
 """The objectives that are not f-MICL divergences: InfoNCE / NT-Xent / MoCo (Chen et al. 2020,
@@ -82,6 +85,11 @@ class ObjectiveConfig:
         if unknown:
             raise ValueError(f"unknown objective hyper-parameter {unknown[0]!r}; allowed: {', '.join(allowed)}")
         return cls(**values)
+
+    @property
+    def loss_negatives(self) -> str:
+        """``negatives``, or :data:`LOSS_NEGATIVES` when unset."""
+        return self.negatives or LOSS_NEGATIVES
 
     @property
     def c(self) -> float:

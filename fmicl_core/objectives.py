@@ -73,7 +73,7 @@ def _spectral(config: ObjectiveConfig, gather_all: bool) -> LossFn:
 
 def _dv_kl(config: ObjectiveConfig, gather_all: bool) -> LossFn:
     def fn(z1: Tensor, z2: Tensor) -> Tensor:
-        return losses.dv_kl_loss(z1, z2, config.sigma, config.mu, config.negatives or "two_view", gather_all)
+        return losses.dv_kl_loss(z1, z2, config.sigma, config.mu, config.loss_negatives, gather_all)
 
     return fn
 

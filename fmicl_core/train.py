@@ -415,16 +415,18 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
 
 def train(config: TrainConfig) -> TrainResult:
     """Train by ``config`` (fresh, or from the run folder's checkpoint with ``resume``), write the
-    run folder and return the final and the random-initialisation accuracies."""
+    run folder and return the final and the random-initialisation accuracies. A run stopped by
+    ``stop_after`` before its last epoch writes no features and no ``result.json`` and reports NaN
+    accuracies; ``resume`` finishes it."""
     started = time.perf_counter()
     run = _Run(config)
     try:
         run.start()
         with _StopFlag() as stop:
             _loop(run, stop)
-        if run.rank != 0:
-            return TrainResult(run.dir, math.nan, math.nan, math.nan, math.nan,
-                               time.perf_counter() - started)
+        if run.rank != 0 or run.epoch < config.epochs:  # other ranks; or stopped early by stop_after
+            floor = run.floor if run.rank == 0 else (math.nan, math.nan)
+            return TrainResult(run.dir, math.nan, math.nan, *floor, time.perf_counter() - started)
         feats = compute_features(run.model, run.train, run.test, run.config)
         save_features(run.folder.features, feats)
         arrays = (feats.train_encoder, feats.train_labels, feats.test_encoder, feats.test_labels)
@@ -439,6 +441,9 @@ def train(config: TrainConfig) -> TrainResult:
 
 def _report(config: TrainConfig, result: TrainResult) -> str:
     knn = f"kNN (k={config.knn_k}, t={config.knn_t}, cosine, encoder features)"
+    if math.isnan(result.knn_acc):
+        return (f"run {result.run_dir}: stopped before epoch {config.epochs} (--stop-after {config.stop_after}); "
+                "continue with --resume")
     return "\n".join([
         f"run {result.run_dir}: {config.method} + {config.objective.name} on {config.dataset}, "
         f"{config.epochs} epochs, {result.seconds:.1f} s",
@@ -456,9 +461,7 @@ def ensure_run(config: TrainConfig) -> TrainResult:
     config = config.validate()
     folder = RunFolder(Path(config.out_dir) / config.run_name)
     if folder.config.is_file():
-        stored = folder.read_json("config")
-        mine = replace(config, resume=False).to_dict()
-        checkpoint.check_compatible(folder.path, stored | {"resume": False}, mine, RESUMABLE - {"epochs"})
+        checkpoint.check_compatible(folder.path, folder.read_json("config"), config.to_dict(), RESUMABLE - {"epochs"})
         if folder.complete:
             done = folder.read_json("result")
             return TrainResult(folder.path, **{k: done[k] if done[k] is not None else math.nan for k in done})

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,38 +16,41 @@
 # %% [markdown]
 # # 00 · The objectives zoo
 #
-# Table 1 of f-MICL (every f-divergence: f, the positive score A(d) = f'(G) and the negative
-# penalty B(d) = f*(f'(G)) over the squared distance d in [0, 4]), the relations of Figure 3
-# checked numerically, and cosine vs. f-Gaussian similarity. Everything comes from
-# `fmicl_core.divergences` and `analysis.objectives_zoo`.
+# Table 1 of f-MICL (Lu et al. 2023, arXiv:2402.10150: every f-divergence with f, the positive score
+# A(d) = f'(G) and the negative penalty B(d) = f*(f'(G)) over the squared distance d in [0, 4]), the
+# relations of its Figure 3 checked numerically, and cosine vs. f-Gaussian similarity. Everything
+# comes from `fmicl_core.divergences` and `analysis.zoo`.
 
 # %% tags=["parameters"]
 QUICK = True  # CI mode; the full mode only uses more random batches
 BATCHES = 50 if QUICK else 1000
-C = 1.0  # (2 sigma^2)^-1, the paper's vision setting
-TEMPERATURE = 0.5
+from fmicl_core.objective_config import DEFAULTS
+
+C = DEFAULTS.c  # (2 sigma^2)^-1 = 1, f-MICL Table 7
+TEMPERATURE = DEFAULTS.temperature
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from analysis import objectives_zoo as zoo
-from analysis.outputs import Claim, claims_table, save_figure
+from analysis.gallery import Claim, claims_table, save
+from analysis.zoo import curves as zoo
+from analysis.zoo.plots import plot_zoo
 from fmicl_core import divergences as D
 
 print(D.table())
 
 # %% [markdown]
 # ## Table 1 as curves
-# Every B is decreasing in d (f* and f' increase, G decreases). The uniformity theorem needs
-# h = B strictly convex on [0, 4]: true for KL, JS, Pearson, SH, Tsallis and VLC; RKL's h is
+# Every B is decreasing in d (f* and f' increase, G decreases). The uniformity theorem (f-MICL
+# Theorem 3) needs h = B strictly convex on [0, 4]: true for KL, JS, Pearson, SH, Tsallis and VLC; RKL's h is
 # linear and Neyman's concave.
 
 # %%
 curves = zoo.term_curves(C)
 cosine = zoo.cosine_vs_gaussian(TEMPERATURE, C)
-fig = zoo.plot_zoo(curves, cosine)
+fig = plot_zoo(curves, cosine)
 plt.show()
 
 # %% [markdown]
@@ -73,20 +78,28 @@ print(f"VLC at u = 1: paper {vlc_paper}, Fenchel-Young {vlc_right}")
 print("fraction of cosines whose raw score cos/tau leaves dom f*:", outside)
 
 # %%
-save_figure("objectives_zoo", fig, {"special_cases": cases, "raw_cosine_outside_domain": outside,
+save("00_objectives_zoo", fig, {"special_cases": cases, "raw_cosine_outside_domain": outside,
                                     "vlc_at_1": {"paper": vlc_paper, "fenchel_young": vlc_right}},
-            {"c": C, "temperature": TEMPERATURE, "batches": BATCHES})
+     {"c": C, "temperature": TEMPERATURE, "batches": BATCHES})
+no_number = "identity; no number printed"
 rows = [
-    Claim("KL + f-Gaussian = c·alignment + α·un-logged uniformity (§2)", "identity",
+    Claim("KL + f-Gaussian = c·alignment + α·un-logged uniformity (Figure 3)", no_number, "residual 0 (float64 rounding)",
           f"max residual {cases.kl_is_alignment_plus_unlogged_uniformity:.1e}", f"{BATCHES} batches, c={C}"),
-    Claim("DV-shifted KL = alignment-uniformity (Fig. 3)", "identity",
+    Claim("DV-shifted KL = alignment-uniformity (Figure 3)", no_number, "residual 0 (float64 rounding)",
           f"max residual {cases.dv_kl_is_alignment_uniformity:.1e}", f"{BATCHES} batches"),
-    Claim("χ²-MICL = spectral contrastive loss (Fig. 3)", "identity",
+    Claim("χ²-MICL = spectral contrastive loss (Figure 3)", no_number, "residual 0 (float64 rounding)",
           f"max residual {cases.pearson_is_spectral:.1e}", "G = z1·z2"),
-    Claim("InfoNCE ≥ DV-shifted KL (Jensen, §4)", "gap ≥ 0",
+    Claim("InfoNCE ≥ DV-shifted KL (Jensen)", "no number printed", "gap ≥ 0",
           f"min gap {cases.infonce_minus_dv_min_gap:.2e}", f"τ = σ², {BATCHES} batches"),
-    Claim("VLC f*∘f'(1)", "1 (3 − 4/(u+1))", f"{vlc_right:.0f} (corrected form)", "Fenchel–Young"),
-    Claim("raw cosine leaves dom f* for VLC", "cosine fails for VLC",
+    Claim("VLC f*∘f'(1) (Table 1)", "3 − 4/(u+1), which is 1 at u = 1 (Table 1)", "0 (f(1) = 0, Fenchel–Young)",
+          f"{vlc_right:.0f} (corrected form)", "Fenchel–Young"),
+    Claim("raw cosine leaves dom f* for VLC", "no number printed", "",
           f"{outside['vlc']:.0%} of cosines", f"τ = {TEMPERATURE}"),
 ]
 display(Markdown(claims_table(rows)))
+
+# %% [markdown]
+# ## Try it
+# Change `C` (the kernel precision 1/(2σ²)) to 20, the paper's NLP setting, and watch B(d) of RKL,
+# SH and Neyman grow steeply with the distance; change `TEMPERATURE` and see how much of [-1, 1] the raw
+# cosine score pushes outside dom f* for each divergence.

@@ -1,4 +1,4 @@
-"""alpha-CL losses (Tian 2022, spec theory_papers.md §2.3) as objectives."""
+"""alpha-CL losses (Tian 2022, arXiv:2201.12680, the new losses of its Section 4) as objectives."""
 
 import math
 
@@ -37,7 +37,7 @@ def test_alpha_eps_plays_the_positive_term_of_the_infonce_denominator():
 
 
 def test_quadratic_weights_are_the_simplex_projection_closed_form():
-    """alpha_ij = [mu_i - d2_ij]_+ / tau with mu_i = (sum_{S_i} d2_ij + tau) / |S_i| (spec §2.3)."""
+    """alpha_ij = [mu_i - d2_ij]_+ / tau with mu_i = (sum_{S_i} d2_ij + tau) / |S_i| (Tian 2022, the min player with the quadratic regulariser)."""
     g = torch.Generator().manual_seed(1)
     d2 = torch.rand(5, 9, generator=g, dtype=torch.float64) * 2
     tau = 0.3
@@ -58,7 +58,7 @@ def test_exp_exponent_two_is_the_paper_p4_weight_and_inverse_is_a_power():
     d2 = torch.tensor([[0.1, 0.5, 1.5]], dtype=torch.float64)
     torch.testing.assert_close(alpha_cl.alpha_weights(d2, "exp", 0.5, 2.0), torch.exp(-d2**2 / 0.5))
     torch.testing.assert_close(alpha_cl.alpha_weights(d2, "inverse", 0.5, 1.5), (d2 + 0.5) ** -1.5)
-    assert objectives.make("acl_exp").hyper["alpha_exponent"] == 2.0  # p = 4 by default
+    assert alpha_cl.loss_fn("exp")[1]["alpha_exponent"] == 2.0  # p = 4 by default
 
 
 @pytest.mark.parametrize("name", ["acl_exp", "acl_quadratic", "acl_inverse"])

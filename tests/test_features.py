@@ -1,5 +1,5 @@
-"""features.npz: round trip, every validation rule, and export from a checkpoint equal to the
-trainer's own file."""
+"""features.npz: round trip, every validation rule, export from a checkpoint equal to the trainer's
+own file, and that reading features never imports the trainer."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -7,8 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import subprocess
+import sys
+
 from fmicl_core.config import TrainConfig
-from fmicl_core.features import Features, export_features, load_features, save_features
+from fmicl_core.export import export_features
+from fmicl_core.features import Features, load_features, save_features
 from fmicl_core.train import train
 
 
@@ -25,7 +29,7 @@ def example() -> Features:
         test_encoder=rng.standard_normal((4, 5)).astype(np.float32), test_projection=unit(rng, 4, 3),
         test_labels=np.arange(4, dtype=np.int64) % 2,
         pair_x=unit(rng, 2, 3), pair_y=unit(rng, 2, 3), pair_labels=np.array([0, 1]),
-        config={"objective": "kl", "alpha": 40.0})
+        config={"objective": {"name": "kl", "alpha": 40.0}})
 
 
 def test_round_trip(tmp_path):
@@ -82,4 +86,11 @@ def test_export_from_checkpoint_matches_the_trainer(tmp_path):
     pos = (ours.pair_x * ours.pair_y).sum(1).mean()
     neg = (ours.pair_x @ ours.pair_y.T)[~np.eye(10, dtype=bool)].mean()
     assert pos > neg
-    assert ours.config["objective"] == "kl" and Path(exported.config["out_dir"]) == tmp_path
+    assert ours.config["objective"]["name"] == "kl" and Path(exported.config["out_dir"]) == tmp_path
+
+
+def test_reading_features_does_not_import_the_trainer():
+    code = ("import sys, fmicl_core.features; "
+            "print(' '.join(m for m in sys.modules if m.startswith(('fmicl_core.', 'analysis'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["fmicl_core.outputs", "fmicl_core.features"]

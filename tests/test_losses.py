@@ -1,5 +1,6 @@
-"""The objectives against hand-written references, the paper's special cases (section 4), the
-uniformity theorem, gradients, numerical range, and input validation."""
+"""The objectives against hand-written references, the special cases of f-MICL's Figure 3 (Lu et al.
+2023, arXiv:2402.10150), the uniformity theorem (Theorem 3), gradients, numerical range, and input
+validation."""
 
 import math
 
@@ -19,9 +20,10 @@ from fmicl_core.losses import (
     spectral_loss,
     uniform_loss,
 )
+from fmicl_core.objective_config import DEFAULTS, ObjectiveConfig
 
 ALL = D.names()
-SIGMA = 1 / math.sqrt(2)
+SIGMA = DEFAULTS.sigma
 
 
 def batch(n=6, d=5, seed=0, dtype=torch.float64):
@@ -92,7 +94,7 @@ def test_moco_queue_form(name):
 
 @pytest.mark.parametrize("c", [1.0, 2.0, 20.0])
 def test_kl_gaussian_is_alignment_plus_unlogged_uniformity(c):
-    """KL + f-Gaussian: L = c E_pos d + alpha E_neg exp(-c d) - 1 (spec section 2, mu = 1)."""
+    """KL + f-Gaussian: L = c E_pos d + alpha E_neg exp(-c d) - 1 (f-MICL Table 1 with mu = 1)."""
     z1, z2 = batch(n=7)
     sigma = math.sqrt(1 / (2 * c))
     x, y = unit(z1), unit(z2)
@@ -105,7 +107,7 @@ def test_kl_gaussian_is_alignment_plus_unlogged_uniformity(c):
 
 @pytest.mark.parametrize("c", [1.0, 2.0])
 def test_dv_shifted_kl_is_alignment_uniformity(c):
-    """KL + f-Gaussian + DV shift = c * align + uniform(t = c) of Wang & Isola (spec section 4)."""
+    """KL + f-Gaussian + DV shift = c * align + uniform(t = c) of Wang & Isola 2020 (f-MICL Figure 3)."""
     z1, z2 = batch(n=9)
     x, y = unit(z1), unit(z2)
     dv = dv_kl_loss(z1, z2, sigma=math.sqrt(1 / (2 * c)), negatives="one_view")
@@ -114,7 +116,7 @@ def test_dv_shifted_kl_is_alignment_uniformity(c):
 
 def test_kl_alpha_is_the_dv_shift():
     """For KL, f*(s - v) = e^{-v} f*(s): alpha = e^{-v}, and alpha* = 1/E_neg G makes the f-MICL
-    value equal the DV objective up to the constant log alpha* (spec section 4)."""
+    value equal the DV objective up to the constant log alpha* (f-MICL Figure 3)."""
     z1, z2 = batch(n=8)
     t1 = fmicl_terms(z1, z2, "kl", alpha=1.0)
     alpha_star = 1.0 / float(t1.negative)  # E_neg G
@@ -125,7 +127,7 @@ def test_kl_alpha_is_the_dv_shift():
 
 
 def test_pearson_with_inner_product_ratio_is_spectral_loss():
-    """chi^2-MICL with the density-ratio model G = z1.z2 gives i_hat = -spectral - 1 (spec sec. 4)."""
+    """chi^2-MICL with the density-ratio model G = z1.z2 gives i_hat = -spectral - 1 (f-MICL Figure 3)."""
     z1, z2 = batch(n=8, d=4)
     pearson = D.get("pearson")
     gram = z1 @ z2.T
@@ -271,7 +273,7 @@ def test_low_precision_close_to_full_precision():
 
 def test_module_matches_function_and_tsallis_order():
     z1, z2 = batch()
-    m = FMICLLoss("tsallis", sigma=0.6, alpha=5.0, beta=3.0)
+    m = FMICLLoss(ObjectiveConfig("tsallis", sigma=0.6, alpha=5.0, beta=3.0))
     expected = fmicl_loss(z1, z2, D.get("tsallis", beta=3.0), sigma=0.6, alpha=5.0)
     assert torch.allclose(m(z1, z2), expected)
 
@@ -295,9 +297,16 @@ def test_bad_hyperparameters(kwargs, needle):
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
-def test_bad_tsallis_order_in_module():
+def test_bad_tsallis_order_in_config():
     with pytest.raises(ValueError, match="beta=1.0"):
-        FMICLLoss("tsallis", beta=1.0)
+        ObjectiveConfig("tsallis", beta=1.0)
+
+
+def test_module_builds_its_divergence_and_similarity_once():
+    m = FMICLLoss(ObjectiveConfig("js", sigma=0.6))
+    assert m.divergence.name == "js" and m.similarity.sigma == 0.6
+    with pytest.raises(ValueError, match="'infonce'"):
+        FMICLLoss(ObjectiveConfig("infonce"))
 
 
 @pytest.mark.parametrize("z1,z2,needle", [

@@ -18,8 +18,10 @@ import torch.multiprocessing as mp
 
 from fmicl_core import checkpoint
 from fmicl_core.config import TrainConfig, parser
+from fmicl_core.features import RunFolder, load_features
 from fmicl_core.methods import SplitBatchNorm
-from fmicl_core.train import _Run, _step_model, learning_rate, local_batch, main, train, training_step
+from fmicl_core.objective_config import ObjectiveConfig
+from fmicl_core.train import _Run, _step_model, ensure_run, learning_rate, local_batch, main, train, training_step
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING = ("images_per_s", "seconds")
@@ -34,7 +36,10 @@ def tiny(tmp_path, **kw) -> TrainConfig:
                 batch_size=16, epochs=4, warmup_epochs=1, proj_hidden=32, proj_dim=16, pred_hidden=32,
                 queue_size=32, bn_splits=2, knn_every=2, knn_k=10, probe_iters=5, n_pairs=8,
                 progress=False, out_dir=str(tmp_path), name="run", device="cpu")
-    return TrainConfig(**{**base, **kw})
+    hyper = {k: kw.pop(k) for k in list(kw) if k in ObjectiveConfig.__dataclass_fields__ and k != "name"
+             or k == "objective"}
+    hyper["name"] = hyper.pop("objective", "kl")
+    return TrainConfig(objective=ObjectiveConfig(**hyper), **{**base, **kw})
 
 
 def weights(run_dir: Path) -> dict:
@@ -83,8 +88,14 @@ def test_seed_repeats_and_changes(tmp_path):
 def test_run_folder_contents(tmp_path):
     result = train(tiny(tmp_path, epochs=2))
     assert sorted(p.name for p in result.run_dir.iterdir()) == [
-        "checkpoint.pt", "config.json", "features.npz", "metrics.jsonl"]
-    assert json.loads((result.run_dir / "config.json").read_text())["objective"] == "kl"
+        "checkpoint.pt", "config.json", "features.npz", "features_init.npz", "metrics.jsonl", "result.json"]
+    stored = json.loads((result.run_dir / "config.json").read_text())
+    assert stored["objective"]["name"] == "kl" and TrainConfig.from_dict(stored) == tiny(tmp_path, epochs=2)
+    done = json.loads((result.run_dir / "result.json").read_text())
+    assert (done["knn_acc"], done["random_knn_acc"]) == (result.knn_acc, result.random_knn_acc)
+    initial, trained = (load_features(result.run_dir / f) for f in ("features_init.npz", "features.npz"))
+    assert initial.train_projection.shape == trained.train_projection.shape
+    assert not (initial.train_projection == trained.train_projection).all()
     lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
     for r in lines:
@@ -94,8 +105,7 @@ def test_run_folder_contents(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_saves_then_resume_finishes_identically(tmp_path, monkeypatch):
-    monkeypatch.setenv("FMICL_FIGURES", str(tmp_path / "figures"))
+def test_sigterm_saves_then_resume_finishes_identically(tmp_path):
     args = ["--dataset", "synthetic", "--synthetic-shape", "1,8,8", "--synthetic-size", "256",
             "--batch-size", "16", "--epochs", "3", "--proj-hidden", "32", "--proj-dim", "16",
             "--knn-every", "0", "--knn-k", "10", "--probe-iters", "5", "--n-pairs", "8",
@@ -117,7 +127,6 @@ def test_sigterm_saves_then_resume_finishes_identically(tmp_path, monkeypatch):
     main([*args, "--name", "straight"])
     assert_same_state(weights(tmp_path / "killed"), weights(tmp_path / "straight"))
     assert metrics(tmp_path / "killed") == metrics(tmp_path / "straight")
-    assert (tmp_path / "figures" / "train_straight.png").is_file()  # the CLI's learning curves
 
 
 def test_learning_rate_schedule(tmp_path):
@@ -167,19 +176,52 @@ def test_resume_checks_config_and_folder(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         train(tiny(tmp_path, resume=True))
     train(tiny(tmp_path, epochs=1))
-    with pytest.raises(ValueError, match="trained with objective='kl', this run has objective='js'"):
+    with pytest.raises(ValueError, match="trained with objective.name='kl', this run has objective.name='js'"):
         train(tiny(tmp_path, objective="js", resume=True))
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match="is not writable"):
         train(tiny(tmp_path, out_dir=str(tmp_path / "file" / "sub")))
 
 
+def test_ensure_run_trains_once_and_never_reuses_another_run(tmp_path):
+    config = tiny(tmp_path, epochs=1)
+    first = ensure_run(config)
+    stamp = (first.run_dir / "checkpoint.pt").stat().st_mtime_ns
+    again = ensure_run(config)  # read back, not trained again
+    assert again == first and (first.run_dir / "checkpoint.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="objective"):
+        ensure_run(tiny(tmp_path, epochs=1, objective="js"))  # same folder, another run
+    with pytest.raises(ValueError, match="epochs"):
+        ensure_run(tiny(tmp_path, epochs=2))
+    assert RunFolder(first.run_dir).read_json("config")["objective"]["name"] == "kl"
+
+
+def test_ensure_run_continues_an_interrupted_run(tmp_path):
+    train(tiny(tmp_path, name="split", stop_after=2))
+    assert not RunFolder(tmp_path / "split").complete
+    resumed = ensure_run(tiny(tmp_path, name="split"))
+    straight = train(tiny(tmp_path, name="straight"))
+    assert_same_state(weights(straight.run_dir), weights(resumed.run_dir))
+
+
+def test_config_from_a_stored_dict_rejects_old_and_unknown_layouts():
+    good = TrainConfig().to_dict()
+    assert TrainConfig.from_dict(good) == TrainConfig()
+    with pytest.raises(ValueError, match="objective='kl'"):
+        TrainConfig.from_dict({**good, "objective": "kl"})
+    with pytest.raises(ValueError, match="unknown setting 'alpha'"):
+        TrainConfig.from_dict({**good, "alpha": 40.0})
+    with pytest.raises(ValueError, match="'aplha'"):
+        TrainConfig.from_dict({**good, "objective": {**good["objective"], "aplha": 1.0}})
+
+
 def test_cli_help_documents_every_field(capsys):
     with pytest.raises(SystemExit):
         parser().parse_args(["--help"])
     text = capsys.readouterr().out
-    for name in TrainConfig.__dataclass_fields__:
-        assert "--" + name.replace("_", "-") in text
+    for name in [*TrainConfig.__dataclass_fields__, *ObjectiveConfig.__dataclass_fields__]:
+        flag = {"objective": None, "name": "--objective"}.get(name, "--" + name.replace("_", "-"))
+        assert flag is None or flag in text, flag
     with pytest.raises(SystemExit):
         main(["--method", "byol"])
     assert "unknown method 'byol'" in capsys.readouterr().err

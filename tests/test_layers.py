@@ -1,0 +1,36 @@
+"""The layers hold (README, "Layers"): the import-linter contracts of pyproject.toml pass, and they
+fail when the trainer imports analysis, so the check has teeth."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+
+
+def lint(root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([LINT, "--no-cache"], cwd=root, env=env, capture_output=True, text=True)
+
+
+def test_contracts_hold():
+    result = lint(ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.slow
+def test_contracts_fail_when_the_trainer_imports_analysis(tmp_path):
+    for name in ("fmicl_core", "analysis"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    train = tmp_path / "fmicl_core" / "train.py"
+    train.write_text(train.read_text() + "\nimport analysis  # noqa: E402\n")
+    result = lint(tmp_path)
+    assert result.returncode != 0
+    assert "fmicl_core never imports analysis BROKEN" in result.stdout
