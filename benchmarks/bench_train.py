@@ -121,7 +121,7 @@ def images_per_second(step: Callable[[Tensor, Tensor], None], views: Iterator[tu
 
 def make_step(setting: Setting, device: torch.device, args) -> Callable[[Tensor, Tensor], None]:
     """One SimCLR optimizer step (the trainer's model and objective, SGD) on two batches of views."""
-    config = TrainConfig(encoder=setting.encoder, objective=args.objective, proj_dim=args.proj_dim)
+    config = TrainConfig(encoder=setting.encoder, proj_dim=args.proj_dim).with_objective(name=args.objective)
     model = build_method(config, setting.shape[0], setting.shape[1]).to(device)
     cuda = device.type == "cuda"
     channels_last = cuda and args.channels_last

@@ -1,6 +1,6 @@
 """The alpha-CL losses of Tian (NeurIPS 2022, "Understanding Deep Contrastive Learning via
 Coordinate-wise Optimization", arXiv:2201.12680) as training objectives: the pairwise importance
-weights of its Section 3 (Theorem 1) and the new losses of its Section 4.
+weights of its Theorem 1 and the new losses it derives from them.
 
 Distances are Tian's half squared distances of L2-normalised embeddings,
 ``d2_ij = ||z_i - z_j||^2 / 2 = 1 - cos(z_i, z_j)``. The min player picks pairwise importance weights

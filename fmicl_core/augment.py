@@ -1,7 +1,7 @@
 """Batched augmentations with per-sample random parameters, on the images' device.
 
-The positive pairs of f-MICL (spec ``fmicl_paper.md`` section 1: "two augmentations of one image",
-section 8: the standard SimCLR/MoCo set) are drawn here for a whole batch at once. torchvision's
+The positive pairs of f-MICL (Lu et al. 2023, arXiv:2402.10150, Figure 2: two augmentations of one
+image, from the standard SimCLR/MoCo set of augmentations) are drawn here for a whole batch at once. torchvision's
 transforms applied to a ``(B, C, H, W)`` tensor use one random draw for the whole batch, so the usual
 remedy is a per-sample CPU DataLoader; :class:`BatchAugment` instead samples every parameter per image
 (:meth:`BatchAugment.sample`) and applies them with batched tensor ops on the device

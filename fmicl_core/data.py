@@ -3,7 +3,7 @@
 ``load_dataset(name, root, train, download, **options) -> ImageData`` returns every image of one split
 as a single ``uint8`` tensor ``(N, C, H, W)`` with ``int64`` labels, small enough for CIFAR/STL to live
 on the GPU, where :mod:`fmicl_core.augment` draws the positive pairs (two augmentations of one image,
-spec ``fmicl_paper.md`` section 1) in batches.
+f-MICL's Figure 2) in batches.
 
 Names (``names()``):
 

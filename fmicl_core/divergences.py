@@ -1,6 +1,6 @@
 """The f-divergences of f-MICL: f, f', the monotone conjugate f*, and the closed-form per-pair terms.
 
-Lu et al., "f-MICL" (TMLR 2023), Table 1 and its appendix. For the f-Gaussian similarity
+Lu et al. 2023, "f-MICL" (TMLR, arXiv:2402.10150), Table 1 and its appendix. For the f-Gaussian similarity
 ``G(d) = mu * exp(-c d)`` with ``d = ||x - y||^2`` and ``c = 1 / (2 sigma^2)``, the loss uses
 
     A(d) = f'(G(d))           (positive pairs)
@@ -16,7 +16,7 @@ Corrections to the paper's table, each checked by a test:
   ``f*(f'(u)) = u^beta + 1/(beta - 1)`` (the constant does not change any gradient).
 
 For the cosine similarity, the score ``v = cos / tau`` is mapped into dom f* by the f-GAN output
-activation ``g_f`` (Nowozin et al. 2016, Table 2); VLC and Tsallis are not in that table and use
+activation ``g_f`` (Nowozin et al. 2016, f-GAN, arXiv:1606.00709, Table 2); VLC and Tsallis are not in that table and use
 ``g_f(v) = f'(e^v)``, which maps the real line onto the range of f'.
 
 Exponentials that grow with the distance (RKL, SH, Neyman, and the cosine forms) go through
@@ -80,16 +80,16 @@ class Divergence:
 
     @property
     def uniformity_guaranteed(self) -> bool:
-        """Theorem (uniformity): minimisers of the negative term are the regular simplex iff h is
-        strictly convex on [0, 4] (and 2 <= N <= d + 1)."""
+        """f-MICL Theorem 3 (uniformity): if h is strictly convex on [0, 4] and 2 <= N <= d + 1, every
+        minimiser of the negative term is a regular simplex centred at the origin."""
         return self.h_shape == "strictly convex"
 
     def A(self, d: Tensor, c: float = 1.0, mu: float = 1.0) -> Tensor:
-        """Positive-pair score ``f'(mu exp(-c d))`` (spec section 2, per-pair terms)."""
+        """Positive-pair score ``f'(mu exp(-c d))`` (f-MICL Table 1, in closed form)."""
         return self.pos_log(math.log(mu) - c * d)
 
     def B(self, d: Tensor, c: float = 1.0, mu: float = 1.0) -> Tensor:
-        """Negative-pair penalty ``f*(f'(mu exp(-c d)))`` (spec section 2, per-pair terms)."""
+        """Negative-pair penalty ``f*(f'(mu exp(-c d)))`` (f-MICL Table 1, in closed form)."""
         return self.neg_log(math.log(mu) - c * d)
 
 

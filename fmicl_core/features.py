@@ -10,7 +10,7 @@ A features file holds (all float32 unless said otherwise):
   features g(x) and L2-normalised embeddings (the vectors the objective compares, on the sphere
   S^{d-1}) of every un-augmented training image, and their labels; the same three for ``test_``;
 - ``pair_x``, ``pair_y (n_pairs, d)``: L2-normalised embeddings of two independent augmentations
-  of the same training images (positive pairs: Lu et al. 2023, f-MICL, arXiv:2402.10150, Section 2),
+  of the same training images (positive pairs: Lu et al. 2023, f-MICL, arXiv:2402.10150, Figure 2),
   ``pair_labels``;
 - ``config``: the training config as a 0-d unicode array holding JSON.
 

@@ -2,7 +2,8 @@
 spectral, DV-shifted KL). Every function takes two batches of embeddings ``z1, z2`` of shape (N, d),
 row i of each being two views of sample i, and returns a scalar to *minimise*.
 
-f-MICL (Lu et al. 2023, mini-batch form of section 1 with the weighting alpha):
+f-MICL (Lu et al. 2023, arXiv:2402.10150: the sample objective of its Figure 2, with the weighting
+alpha of its Proposition 3):
 
     L = -mean_pos s(x_i, y_i) + alpha * mean_neg f*(s(x_a, x_b)),
     i_hat_f = mean_pos s - mean_neg f*(s)            (the f-MI estimate, alpha = 1)
@@ -157,8 +158,8 @@ def fmicl_terms(
 ) -> FMICLTerms:
     """The f-MICL loss ``-mean_pos s + alpha * mean_neg f*(s)`` to minimise, its two means and the
     f-MI estimate ``i_hat_f = mean_pos s - mean_neg f*(s)`` (Lu et al. 2023, f-MICL,
-    arXiv:2402.10150, Section 2: the sample estimate of the f-mutual information, with the
-    weighting alpha of Section 6 in front of the negative term).
+    arXiv:2402.10150: the sample estimate of the f-mutual information of its Definition 1, with the
+    weighting alpha of its Proposition 3 in front of the negative term).
 
     Args:
         z1, z2: (N, d) embeddings of two views; they are L2-normalised here.
@@ -232,7 +233,7 @@ def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = DEFAULTS.temperatu
     anchor; its logits are the cosine similarities / tau to the other 2N - 1 views (1 positive,
     2N - 2 negatives); the loss is the mean cross-entropy. With ``queue`` it is MoCo's form (the
     positive key against the queue). ``include_positive=False`` leaves the positive out of the
-    denominator (the ``E_x log E_y e^s`` form of the f-MICL paper, section 4, up to log(2N - 2))."""
+    denominator (the ``E_x log E_y e^s`` form of InfoNCE in f-MICL's Figure 3, up to log(2N - 2))."""
     temperature = validation.positive("temperature", temperature)
     z1, z2, queue = _prepare(z1, z2, queue)
     pos = (z1 * z2).sum(1) / temperature
@@ -259,7 +260,7 @@ def uniform_loss(x: Tensor, t: float = 2.0) -> Tensor:
 def spectral_loss(z1: Tensor, z2: Tensor) -> Tensor:
     """Spectral contrastive loss (HaoChen et al. 2021): ``-2 E_pos z1.z2 + E_{i != j} (z1_i.z2_j)^2``
     on the raw (unnormalised) embeddings. It equals ``-(i_hat_chi2) - 1`` for Pearson chi^2 with the
-    density-ratio model ``G = z1.z2`` (spec section 4)."""
+    density-ratio model ``G = z1.z2`` (f-MICL Figure 3)."""
     check_embeddings(z1, z2)
     n = z1.shape[0]
     gram = z1 @ z2.T
@@ -269,7 +270,7 @@ def spectral_loss(z1: Tensor, z2: Tensor) -> Tensor:
 
 def dv_kl_loss(z1: Tensor, z2: Tensor, sigma: float = DEFAULTS.sigma, mu: float = DEFAULTS.mu,
                negatives: str = LOSS_NEGATIVES, gather_all: bool = False) -> Tensor:
-    """KL f-MICL with the Donsker-Varadhan shift (spec section 4): ``-(E_pos s - log E_neg e^s)``
+    """KL f-MICL with the Donsker-Varadhan shift (f-MICL Figure 3): ``-(E_pos s - log E_neg e^s)``
     with ``s = f'_KL(G) = 1 + log G``. It equals ``c * align + log E_neg exp(-c d)``, Wang & Isola's
     alignment-uniformity objective with ``t = c = 1/(2 sigma^2)``."""
     sim = get_similarity("gaussian", sigma=sigma, mu=mu)

@@ -1,6 +1,6 @@
 """Encoders g, projection heads h, the MoCo v3 predictor and the momentum (EMA) update.
 
-The f-MICL embedding is ``normalize(h(g(x)))`` (spec ``fmicl_paper.md`` section 8, "reference loss"):
+The f-MICL embedding is ``normalize(h(g(x)))`` (Lu et al. 2023, f-MICL, arXiv:2402.10150, Figure 2):
 ``g`` is one of :func:`make_encoder`'s encoders and ``h`` a :class:`ProjectionHead` with output
 dimension d = 512 for vision (Table 7). Encoders expose ``feature_dim`` (the size of ``g(x)``).
 
@@ -123,7 +123,7 @@ class ProjectionHead(nn.Sequential):
     """SimCLR projection head h: ``num_layers`` Linear layers, BN + ReLU after all but the last.
 
     ``num_layers=2`` is SimCLR v1's Linear-BN-ReLU-Linear; 3 is SimCLR v2's "3-layer" head (the paper says
-    "the same 3-layer projection head" as SimCLR, spec section 8); ``out_dim`` = d = 512 for vision.
+    "the same 3-layer projection head" as SimCLR, in f-MICL's experimental details); ``out_dim`` = d = 512 for vision.
     """
 
     def __init__(self, in_dim: int, hidden_dim: int = 2048, out_dim: int = 512, num_layers: int = 2) -> None:

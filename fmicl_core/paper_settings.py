@@ -1,8 +1,7 @@
 """The paper's settings in one table, and the commands rendered from it.
 
 Lu et al. 2023 (f-MICL, arXiv:2402.10150): Table 7 (hyper-parameters per dataset), Table 2 (linear
-top-1 % on CIFAR-10 after 800 epochs) and the alpha ablation of Section 6 (kNN % on CIFAR-10 after
-200 epochs). MoCo's temperature, momentum and queue are those of MoCo v2 on CIFAR (He et al. 2020,
+top-1 % on CIFAR-10 after 800 epochs) and its alpha ablation (kNN % on CIFAR-10 after 200 epochs). MoCo's temperature, momentum and queue are those of MoCo v2 on CIFAR (He et al. 2020,
 arXiv:1911.05722; Chen et al. 2020, arXiv:2003.04297), which the paper's baselines follow. The
 README's GPU commands, the notebooks' commands and ``python -m fmicl_core.paper_settings`` are all
 rendered by :func:`render`, and a test checks that the README holds exactly that text.
@@ -42,7 +41,7 @@ ALPHA_ABLATION = {
     "kl": {0.1: 13.16, 1: 77.60, 10: 83.53, 20: 83.77, 30: 81.39, 40: 84.19, 50: 82.77},
     "js": {0.1: 8.84, 1: 73.31, 10: 81.39, 20: 83.21, 30: 83.49, 40: 84.06, 50: 82.61},
 }
-"""f-MICL's alpha ablation on CIFAR-10 (Section 6): kNN top-1 % after 200 epochs."""
+"""f-MICL's alpha ablation on CIFAR-10: kNN top-1 % after 200 epochs."""
 ALPHA_ABLATION_EPOCHS = 200
 
 

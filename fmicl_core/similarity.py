@@ -3,7 +3,8 @@
 Both turn L2-normalised embeddings into *logits* (``log G`` for the f-Gaussian, ``x.y / tau`` for
 cosine) and the logits into the two per-pair terms of the objective: the score ``s(x, y)`` of
 positive pairs and the penalty ``f*(s(x, y))`` of negative pairs (Lu et al. 2023, f-MICL,
-arXiv:2402.10150, Section 3: the f-Gaussian similarity, and Section 2 for the cosine form).
+arXiv:2402.10150: the f-Gaussian similarity it derives under its Gaussian-kernel assumption, and
+the cosine similarity of InfoNCE).
 
 - f-Gaussian: ``s_f = f'(G)`` with ``G = mu exp(-d / (2 sigma^2))`` and ``d = ||x - y||^2 = 2 - 2 g``.
 - cosine: ``s = g_f(g / tau)`` where ``g_f`` is the f-GAN output activation of the divergence.
@@ -31,8 +32,8 @@ def squared_distance(g: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class FGaussian:
-    """f-Gaussian similarity ``s_f = f'(G)``, ``G = mu exp(-||x - y||^2 / (2 sigma^2))`` (f-MICL,
-    Section 3, the definition of the f-Gaussian similarity)."""
+    """f-Gaussian similarity ``s_f = f'(G)``, ``G = mu exp(-||x - y||^2 / (2 sigma^2))`` (f-MICL's
+    f-Gaussian similarity, the optimal similarity under its Gaussian-kernel assumption)."""
 
     sigma: float = DEFAULTS.sigma
     mu: float = DEFAULTS.mu

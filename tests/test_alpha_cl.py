@@ -1,4 +1,4 @@
-"""alpha-CL losses (Tian 2022, arXiv:2201.12680, the new losses of its Section 4) as objectives."""
+"""alpha-CL losses (Tian 2022, arXiv:2201.12680: the losses it derives from its Theorem 1) as objectives."""
 
 import math
 
