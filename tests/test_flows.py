@@ -1,5 +1,7 @@
-"""analysis.flows: the nflows 0.14 shims (uniform base, buffered sigmoid, standardisation) and the
-RealNVP density model against densities known in closed form."""
+"""analysis.gaussian.flows, the density model of the check of the Gaussian-kernel assumption (Lu et al.
+2023, f-MICL, arXiv:2402.10150, Figure 1): the nflows 0.14 shims (uniform base, buffered sigmoid,
+standardisation) and the RealNVP (Dinh et al. 2017, arXiv:1605.08803) against densities known in
+closed form."""
 
 import math
 
@@ -8,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from analysis.flows import BufferedSigmoid, Standardise, UniformBase, fit_flow, make_flow
+from analysis.gaussian.flows import BufferedSigmoid, Standardise, UniformBase, fit_flow, make_flow
 
 torch.set_num_threads(1)
 
@@ -76,7 +78,8 @@ def test_flow_density_integrates_to_one(prior):
 def test_without_standardisation_the_capped_scale_bounds_the_likelihood():
     """nflows 0.14 couplings can only shrink (scale <= 1.001), so with no standardisation
     log p <= -D/2 log(2 pi) + (layers D/2) log 1.001 everywhere: data narrower than N(0, I) (unit-norm-
-    feature scale) cannot get its likelihood. Pinned: the trap of spec ecosystem.md section 3.1 (b)."""
+    feature scale) cannot get its likelihood. Pinned: the capped-scale trap of nflows 0.14, the first in
+    analysis.gaussian.flows' docstring."""
     rng = np.random.default_rng(0)
     dim, layers = 8, 4
     data = rng.standard_normal((600, dim)) / math.sqrt(128)

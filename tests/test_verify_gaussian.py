@@ -1,26 +1,33 @@
-"""analysis.verify_gaussian: the statistics on known lines, the known answer (vMF coupling:
-log p = const - kappa ||x - y||^2 / 2), the negative control (ring coupling), bad input and the CLI."""
+"""The check of the Gaussian-kernel assumption (Lu et al. 2023, f-MICL, arXiv:2402.10150, Figure 1):
+analysis.gaussian.check's statistics on known lines, the known answer (vMF coupling: log p = const -
+kappa ||x - y||^2 / 2), the negative control (ring coupling), bad input, and the command
+python -m analysis.verify_gaussian."""
 
+import ast
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
-from analysis.ring import ring_pairs
-from analysis.verify_gaussian import (
+from analysis.gaussian.check import (
     _bins,
     _bootstrap_slope,
-    _implied_sigma2,
     _lack_of_fit_p,
     _project,
+    implied_sigma2,
     kernel_sigma2,
-    main,
+    kernel_slope,
     verify_gaussian,
 )
-from analysis.vmf import VMFCoupling
+from analysis.gaussian.ring import ring_pairs
+from analysis.gaussian.vmf import VMFCoupling
+from analysis.runner import GALLERY
+from analysis.verify_gaussian import main
 from fmicl_core.features import Features, save_features
 
 torch.set_num_threads(1)
@@ -30,7 +37,7 @@ NOISE = 0.02
 # --- the pair samplers -------------------------------------------------------------------------
 
 def test_vmf_sampler_matches_its_closed_forms():
-    """Wood's sampler (analysis.vmf): on S^2 the cosine t = x.y has CDF (e^{kt} - e^{-k}) / (e^k - e^{-k});
+    """Wood 1994's sampler (analysis.gaussian.vmf): on S^2 the cosine t = x.y has CDF (e^{kt} - e^{-k}) / (e^k - e^{-k});
     in any d, E[t] = I_{d/2}(k) / I_{d/2-1}(k)."""
     rng = np.random.default_rng(0)
     x, y = VMFCoupling(3, 4.0).sample(4000, rng)
@@ -89,9 +96,11 @@ def test_bootstrap_interval_matches_the_ols_standard_error():
 
 
 def test_implied_sigma2_inverts_the_kernel_slope():
-    assert _implied_sigma2(-1.0, 0.0) == pytest.approx(0.5)
-    assert _implied_sigma2(-1.0 / (2 * (0.5 + 2 * 0.1**2)), 0.1) == pytest.approx(0.5)
-    assert math.isnan(_implied_sigma2(0.2, 0.0))
+    assert implied_sigma2(-1.0, 0.0) == pytest.approx(0.5)
+    assert implied_sigma2(-1.0 / (2 * (0.5 + 2 * 0.1**2)), 0.1) == pytest.approx(0.5)
+    assert math.isnan(implied_sigma2(0.2, 0.0))
+    assert implied_sigma2(kernel_slope(0.3, 0.1), 0.1) == pytest.approx(0.3)
+    assert kernel_slope(1 / 16.0, NOISE) == pytest.approx(-0.5 / (1 / 16.0 + 2 * NOISE**2))  # -kappa_eff / 2
 
 
 def test_projection_keeps_the_leading_axes():
@@ -144,8 +153,9 @@ VMF_TOLERANCE = 0.35
                                              (16, 16.0, "gaussian"), (16, 16.0, "uniform")])
 def test_vmf_coupling_gives_slope_minus_kappa_over_two(d, kappa, prior):
     """x uniform on S^{d-1}, y ~ vMF(x, kappa): log p = const - kappa ||x - y||^2 / 2. With the
-    thickening noise the kernel becomes kappa_eff = 1 / (1/kappa + 2 noise^2) (module docstring), so the
-    slope is -kappa_eff / 2. Tolerance: +-35% of it. A flow's held-out log-density is a smoothed,
+    thickening noise the kernel becomes kappa_eff = 1 / (1/kappa + 2 noise^2) (step 2 of the method in
+    analysis.gaussian.check), so the slope is -kappa_eff / 2. Tolerance: +-35% of it. A flow's held-out
+    log-density is a smoothed,
     finite-sample estimate whose error depends on the local density (fewer pairs at large distances), so
     the slope is biased; measured on these cases (2000 pairs, 40 epochs): slope / target 0.77 and 0.80
     (d = 3), 0.95 and 0.99 (d = 16), 1.04 (d = 16, uniform prior). The interval
@@ -171,31 +181,96 @@ def test_ring_coupling_is_not_certified():
     assert inner > check.bin_mean_loglik[0] and inner > check.bin_mean_loglik[-1]  # rises, then falls
 
 
-# --- the CLI ------------------------------------------------------------------------------------------------
+# --- the command ------------------------------------------------------------------------------------------
 
-def test_cli_on_a_features_file(tmp_path, monkeypatch, capsys):
+def _features_file(folder, config):
+    """A features file of 400 vMF pairs (d = 6, kappa = 8) with the stored run ``config``."""
     rng = np.random.default_rng(0)
     x, y = VMFCoupling(6, 8.0).sample(400, rng)
-    unit = (x[:50] / np.linalg.norm(x[:50], axis=1, keepdims=True)).astype(np.float32)
+    unit = x[:50].astype(np.float32)
     feats = Features(train_encoder=unit, train_projection=unit, train_labels=np.zeros(50, np.int64),
                      test_encoder=unit, test_projection=unit, test_labels=np.zeros(50, np.int64),
                      pair_x=x.astype(np.float32), pair_y=y.astype(np.float32),
-                     pair_labels=np.zeros(400, np.int64),
-                     config={"method": "simclr", "objective": "kl", "dataset": "synthetic", "sigma": 0.5})
-    path = save_features(tmp_path / "features.npz", feats)
-    monkeypatch.setenv("FMICL_FIGURES", str(tmp_path / "figs"))
-    numbers = main(["--features", str(path), "--prior", "gaussian", "--epochs", "2", "--max-dim", "4"])
+                     pair_labels=np.zeros(400, np.int64), config=config)
+    return save_features(folder / "features.npz", feats)
+
+
+RUN_CONFIG = {"method": "simclr", "dataset": "synthetic", "objective": {"name": "kl", "sigma": 0.5}}
+QUICK = ["--prior", "gaussian", "--epochs", "2", "--max-dim", "4"]
+
+
+def test_command_on_a_features_file(tmp_path, capsys):
+    path = _features_file(tmp_path, RUN_CONFIG)
+    out_dir = tmp_path / "results"
+    numbers = main(["--features", str(path), *QUICK, "--out-dir", str(out_dir)])
     out = capsys.readouterr().out
-    assert "slope" in out and "vs trained 0.250" in out
-    written = json.loads((tmp_path / "figs" / "gaussian_assumption.json").read_text())
+    assert "slope" in out and "vs trained 0.250" in out and "simclr-kl on synthetic" in out
+    written = json.loads((out_dir / "gaussian_assumption.json").read_text())
     assert written["numbers"]["gaussian"]["slope"] == pytest.approx(numbers["gaussian"]["slope"])
     assert written["numbers"]["gaussian"]["fitted_dim"] == 4 and written["config"]["max_dim"] == 4
-    assert (tmp_path / "figs" / "gaussian_assumption.png").stat().st_size > 1000
-    with pytest.raises(SystemExit, match="does not exist"):
-        main(["--features", str(tmp_path / "missing.npz")])
+    assert written["numbers"]["trained_sigma2"] == pytest.approx(0.25)
+    assert written["numbers"]["features"] == str(path)
+    assert (out_dir / "gaussian_assumption.png").stat().st_size > 1000
+    main(["--features", str(tmp_path), *QUICK, "--out-dir", str(out_dir), "--name", "folder"])  # a run folder
+    assert (out_dir / "folder.json").exists()
+
+
+def test_command_trains_the_default_run_through_ensure_run(tmp_path, monkeypatch, capsys):
+    """No --features: the trainer's default config of --seed in --runs-dir, through ensure_run."""
+    import fmicl_core.train
+    from fmicl_core.config import TrainConfig
+
+    run_dir = tmp_path / "runs" / "the-run"
+    run_dir.mkdir(parents=True)
+    _features_file(run_dir, RUN_CONFIG)
+    asked = []
+
+    def fake_ensure_run(config):
+        asked.append(config)
+        return fmicl_core.train.TrainResult(run_dir, 0.9, 0.9, 0.1, 0.1, 1.0)
+
+    monkeypatch.setattr(fmicl_core.train, "ensure_run", fake_ensure_run)
+    main([*QUICK, "--seed", "3", "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path / "out")])
+    assert asked == [TrainConfig(seed=3, out_dir=str(tmp_path / "runs"))]
+    assert "training the trainer's default run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--bins", "2"], "--bins=2 is not allowed"),
+    (["--epochs", "0"], "--epochs=0 is not allowed"),
+    (["--max-dim", "-1"], "--max-dim=-1 is not allowed"),
+    (["--noise", "-1"], "--noise=-1.0 is not allowed"),
+    (["--noise", "nan"], "--noise=nan is not allowed"),
+    (["--out-dir", str(GALLERY)], "tracked gallery"),
+    (["--device", "gpu7"], "--device 'gpu7' is not allowed"),
+    (["--prior", "laplace"], "invalid choice: 'laplace'"),
+    (["--features", "missing.npz"], "features file 'missing.npz' does not exist"),
+])
+def test_bad_flags_are_one_line_usage_errors(flags, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(flags)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("usage:") and message in err[-1] and err[-1].startswith("python -m analysis.verify")
+    assert not (tmp_path / "runs").exists()  # nothing was trained
+
+
+def test_reading_features_does_not_import_the_trainer():
+    """Importing the command imports no part of the trainer (it is imported only to make a run)."""
+    code = ("import analysis.verify_gaussian, sys; "
+            "print(sorted(m for m in sys.modules if m.startswith('fmicl_core')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = ast.literal_eval(out)
+    for module in ("fmicl_core.train", "fmicl_core.augment", "fmicl_core.data", "fmicl_core.methods"):
+        assert module not in loaded
 
 
 def test_kernel_sigma2_of_a_run():
-    assert kernel_sigma2({"objective": "kl", "sigma": 1 / math.sqrt(2)}) == pytest.approx(0.5)
-    assert kernel_sigma2({"objective": "infonce", "temperature": 0.2, "sigma": 3.0}) == pytest.approx(0.2)
+    """sigma^2 for the f-Gaussian similarity, the temperature for InfoNCE, NaN where there is no kernel."""
+    assert kernel_sigma2({"objective": {"name": "kl", "sigma": 1 / math.sqrt(2)}}) == pytest.approx(0.5)
+    assert kernel_sigma2({"objective": {"name": "infonce", "temperature": 0.2, "sigma": 3.0}}) == pytest.approx(0.2)
+    assert math.isnan(kernel_sigma2({"objective": {"name": "js", "similarity": "cosine", "sigma": 1.0}}))
+    assert math.isnan(kernel_sigma2({"objective": {"name": "au", "sigma": 1.0}}))
     assert math.isnan(kernel_sigma2({}))
+    assert math.isnan(kernel_sigma2({"objective": "kl", "sigma": 1.0}))  # an old flat config says nothing

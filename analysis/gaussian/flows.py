@@ -1,7 +1,7 @@
-"""RealNVP density model for the Gaussian-assumption check (spec ``fmicl_paper.md`` section 6, Fig. 1):
-an nflows 0.14 RealNVP (Dinh et al., ICLR 2017) with a Gaussian or a uniform base, fitted by maximum
-likelihood with early stopping on held-out data, with shims for the traps of the released nflows
-(spec ``ecosystem.md`` section 3.1):
+"""RealNVP density model for the check of the Gaussian-kernel assumption (f-MICL, checked in
+Figure 1; Lu et al. 2023, arXiv:2402.10150): an nflows 0.14 RealNVP (Dinh et al. 2017,
+arXiv:1605.08803) with a Gaussian or a uniform base, as in Figure 1, fitted by maximum likelihood with
+early stopping on held-out data, with shims for three traps of the released nflows 0.14:
 
 * **The affine-coupling scale is capped.** nflows 0.14 uses ``scale = sigmoid(s + 2) + 1e-3`` in
   (0.001, 1.001), in the data -> noise direction, so a coupling can shrink but never expand: every
@@ -38,6 +38,8 @@ from nflows.nn.nets import ResidualNet
 from nflows.transforms.base import CompositeTransform, Transform
 from nflows.transforms.coupling import AffineCouplingTransform
 from nflows.transforms.nonlinearities import Sigmoid
+
+from fmicl_core import validation
 
 __all__ = [
     "BACKENDS",
@@ -125,8 +127,7 @@ def make_flow(
 ) -> Flow:
     """RealNVP (``SimpleRealNVP``'s alternating-mask affine couplings with ResidualNet conditioners,
     no BatchNorm) after ``standardise``; Gaussian base, or a sigmoid then a uniform base."""
-    if prior not in PRIORS:
-        raise ValueError(f"unknown prior {prior!r}; allowed: {', '.join(PRIORS)}")
+    validation.choice("prior", prior, PRIORS)
     features = standardise.mean.numel()
     if features < 2:
         raise ValueError(f"a coupling flow needs >= 2 features, got {features}")
@@ -206,14 +207,13 @@ def fit_flow(
     norm clipped at 10) after the ``standardise`` map fitted on ``train``; after each epoch the
     held-out NLL is computed in eval mode, and training stops after ``patience`` epochs without
     improvement; the returned flow carries the parameters of the best held-out epoch."""
-    if backend not in BACKENDS or (backend == "zuko" and prior != "gaussian"):
-        raise ValueError(f"backend {backend!r} with prior {prior!r} is not allowed; backends: "
-                         f"{', '.join(BACKENDS)} (zuko with the gaussian prior only)")
-    if standardise not in STANDARDISATIONS:
-        raise ValueError(f"unknown standardise {standardise!r}; allowed: {', '.join(STANDARDISATIONS)}")
+    validation.choice("backend", backend, BACKENDS)
+    if backend == "zuko" and prior != "gaussian":
+        raise ValueError(f"backend {backend!r} with prior {prior!r} is not allowed; zuko takes the gaussian prior only")
+    validation.choice("prior", prior, PRIORS)
+    validation.choice("standardise", standardise, STANDARDISATIONS)
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
+        validation.integer(name, value, minimum=1)
     torch.manual_seed(seed)
     train_t = torch.as_tensor(np.asarray(train), dtype=torch.float32)
     held_t = torch.as_tensor(np.asarray(heldout), dtype=torch.float32).to(device)

@@ -1,5 +1,6 @@
 """The ring coupling: positive pairs whose joint log-density is *not* monotone in the distance, the
-negative control of :mod:`analysis.verify_gaussian`.
+negative control of :mod:`analysis.gaussian.check` (the check of the Gaussian-kernel assumption of
+Lu et al. 2023, f-MICL, arXiv:2402.10150, Figure 1).
 
 x is uniform on S^{d-1} and y lies at the geodesic angle ``theta ~ N(angle, jitter^2)`` (folded into
 [0, pi]) from x, in a uniform tangent direction. With respect to the uniform measure on the sphere the

@@ -6,10 +6,13 @@ density ratio depends on ``t = x.y`` only:
     p(x, y) / (p(x) p(y)) = C_d(kappa) exp(kappa t),
     1 / C_d(kappa) = E_{x, y uniform} exp(kappa x.y) = Gamma(d/2) (2/kappa)^(d/2 - 1) I_{d/2-1}(kappa).
 
-This is the f-MICL paper's Gaussian-kernel assumption (spec ``fmicl_paper.md`` section 3, a bivariate
-vMF "copula"): with ``c = 1/(2 sigma^2) = kappa/2`` and ``mu = C_d(kappa) e^kappa`` the f-Gaussian
-``G = mu exp(-c ||x - y||^2)`` *equals* the density ratio, so ``s = f'(G)`` is the optimal critic and
-the population f-MICL objective attains ``I_f`` (the variational bound of section 1 is tight).
+This is the Gaussian-kernel assumption of Lu et al. 2023 (f-MICL, arXiv:2402.10150; checked in their
+Figure 1) holding exactly: on the sphere ``exp(-||x - y||^2 / (2 sigma^2)) = e^(-1/sigma^2)
+exp(x.y / sigma^2)``, a bivariate vMF density with uniform marginals. With ``c = 1/(2 sigma^2) =
+kappa/2`` and ``mu = C_d(kappa) e^kappa`` the f-Gaussian ``G = mu exp(-c ||x - y||^2)`` *equals* the
+density ratio, so ``s = f'(G)`` is the optimal critic and the population f-MICL objective attains the
+f-mutual information ``I_f`` of f-MICL Definition 1 (its variational lower bound, that of f-GAN,
+Nowozin et al. 2016, arXiv:1606.00709, is tight).
 
 Under the product of the marginals ``t`` has density ``p0(t) ∝ (1 - t^2)^((d-3)/2)`` on [-1, 1]
 (``(t + 1)/2 ~ Beta((d-1)/2, (d-1)/2)``); under the coupling ``p+(t) = C_d(kappa) e^(kappa t) p0(t)``.
