@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,25 +16,29 @@
 # %% [markdown]
 # # 06 · The coordinate-wise (α-CL) view of contrastive learning, with f-MICL inside it
 #
-# Tian (NeurIPS 2022): the gradient of every loss of the family $\mathcal L_{\phi,\psi}$ equals that
-# of an energy $\mathcal E_\alpha=\sum_{i\ne j}\alpha_{ij}(d_{ij}^2-d_i^2)$ with the pairwise
-# importance $\alpha$ held fixed. Contrastive learning is then a game: a min player picks $\alpha$,
-# a max player trains the network on $\mathcal E_\alpha$.
+# Tian 2022 ("Understanding Deep Contrastive Learning via Coordinate-wise Optimization", NeurIPS 2022,
+# arXiv:2201.12680), Theorem 1: the gradient of every loss of the family $\mathcal L_{\phi,\psi}$
+# equals that of an energy $\mathcal E_\alpha=\sum_{i\ne j}\alpha_{ij}(d_{ij}^2-d_i^2)$ with the
+# pairwise importance $\alpha$ held fixed. Contrastive learning is then a game: a min player picks
+# $\alpha$, a max player trains the network on $\mathcal E_\alpha$.
 #
-# 1. The weights $\alpha_{ij}$ of the family and of **every f-MICL divergence**: an f-MICL negative at
-#    $G=\mu e^{-c\|z-z'\|^2}$ gets weight $\propto G^2 f''(G)$ (KL: Gibbs weights = InfoNCE;
-#    RKL: uniform; Neyman: far pairs weigh more). Closed forms checked against autograd.
+# 1. The weights $\alpha_{ij}$ of the family and of **every f-MICL divergence** (Lu et al. 2023,
+#    arXiv:2402.10150): an f-MICL negative at $G=\mu e^{-c\|z-z'\|^2}$ gets weight
+#    $\propto G^2 f''(G)$ (KL: Gibbs weights = InfoNCE; RKL: uniform; Neyman: far pairs weigh more).
+#    Closed forms checked against autograd.
 # 2. With $\alpha$ fixed, the deep linear max player is PCA on the contrastive covariance $C_\alpha$
 #    (rank one, energy $\lambda_{\max}/2$), not on the data covariance; a ReLU layer with
-#    per-filter normalisation keeps a higher rank.
+#    per-filter normalisation keeps a higher rank (Tian's abstract states both).
 # 3. The α-CL losses (dual2 normalisation: exp weights with $p=4$, quadratic/sparse, inverse) as
 #    trainer objectives on digits against InfoNCE and f-MICL KL/JS.
+#
+# Everything comes from `analysis.coordinate`.
 
 # %% tags=["parameters"]
 QUICK = True
 SEED = 0
-STEPS = 400 if QUICK else 3000           # deep linear max-player steps (spec: 3000)
-RELU_STEPS = 200 if QUICK else 3000      # two-layer max-player steps (spec: 3000)
+STEPS = 400 if QUICK else 3000           # deep linear max-player steps
+RELU_STEPS = 200 if QUICK else 3000      # two-layer max-player steps
 RELU_SEEDS = 1 if QUICK else 2
 OBJECTIVES = ["infonce", "kl", "acl_exp"] if QUICK else [
     "infonce", "kl", "js", "acl_exp", "acl_quadratic", "acl_inverse"]
@@ -46,10 +52,10 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from analysis import coordinate_cl
-from analysis import pair_weights as pw
-from analysis import training_comparison as tc
-from analysis.outputs import Claim, claims_table, save_figure
+from analysis.coordinate import experiments as ex
+from analysis.coordinate import pair_weights as pw
+from analysis.coordinate.plots import plot_checks, plot_digits
+from analysis.gallery import Claim, claims_table, save
 from fmicl_core.config import TrainConfig
 
 torch.set_num_threads(1)
@@ -61,7 +67,7 @@ torch.set_num_threads(1)
 # forms. The f-MICL loss on distances equals `fmicl_loss` on the embeddings (tested).
 
 # %%
-errors = coordinate_cl.weights_check(seed=SEED)
+errors = ex.weights_check(seed=SEED)
 for name, err in errors.items():
     print(f"{name:22s} max relative difference {err:.1e}")
 print("\nG^2 f''(G), the f-MICL importance profile per divergence:")
@@ -72,9 +78,9 @@ for name, text in pw.IMPORTANCE_TEXT.items():
 # ## 2 · Max player with α fixed, and the alternating loop
 
 # %%
-numbers = coordinate_cl.run(seed=SEED, steps=STEPS, relu_steps=RELU_STEPS, relu_seeds=RELU_SEEDS)
-print("\n".join(coordinate_cl.headline(numbers)))
-fig = coordinate_cl.figure(numbers)
+result = ex.coordinate_checks(SEED, STEPS, RELU_STEPS, RELU_SEEDS)
+print("\n".join(ex.summary(result)))
+fig = plot_checks(result)
 plt.show()
 
 # %% [markdown]
@@ -86,46 +92,60 @@ plt.show()
 
 # %% [markdown]
 # ## 3 · α-CL objectives in the trainer (digits, SimCLR, small CNN)
+# The runs go into a temporary folder through `ensure_run`.
 
 # %%
-runs_dir = tempfile.mkdtemp(prefix="fmicl-06-")
-base = TrainConfig(epochs=EPOCHS, out_dir=runs_dir, progress=False, knn_every=0)
-runs = tc.run_grid(OBJECTIVES, TRAIN_SEEDS, base)
-table = tc.summarise(runs)
+runs_dir = tempfile.TemporaryDirectory(prefix="fmicl-06-")
+base = TrainConfig(epochs=EPOCHS, out_dir=runs_dir.name, progress=False, knn_every=0)
+runs = ex.train_objectives(OBJECTIVES, TRAIN_SEEDS, base)
+runs_dir.cleanup()
 lines = ["| objective | kNN | linear probe | random-init kNN |", "|---|---|---|---|"]
-for name, row in table.items():
-    lines.append(f"| {name} | {row['knn'][0]:.3f} | {row['linear'][0]:.3f} | {row['random_knn'][0]:.3f} |")
+for name, r in runs.items():
+    lines.append(f"| {name} | {r.knn[0]:.3f} ± {r.knn[1]:.3f} | {r.linear[0]:.3f} ± {r.linear[1]:.3f} | "
+                 f"{r.random_knn[0]:.3f} |")
 display(Markdown("\n".join(lines)))
+fig_digits = plot_digits(runs)
+plt.show()
 
 # %%
 config = {"seed": SEED, "steps": STEPS, "relu_steps": RELU_STEPS, "relu_seeds": RELU_SEEDS,
           "objectives": OBJECTIVES, "train_seeds": TRAIN_SEEDS, "epochs": EPOCHS, "quick": QUICK}
-save_figure("06_coordinate_wise_cl", fig, {**numbers, "digits": table}, config)
-dl = numbers["deep_linear"]
-uni, gibbs = dl["uniform"], dl["exp"]
-relu = numbers["relu"]
-best_acl = max((n for n in table if n.startswith("acl")), key=lambda n: table[n]["linear"][0])
+save("06_coordinate_wise_cl", fig, result, config)
+save("06_alpha_cl_digits", fig_digits, runs, config)
+uni, gibbs = result.deep_linear["uniform"], result.deep_linear["exp"]
+relu = result.relu
+best_acl = max((n for n in runs if n.startswith("acl")), key=lambda n: runs[n].linear[0])
 cfg_lin = f"L=3 10-10-10-5, N=512, {STEPS} steps"
+cfg_relu = f"10-10-20, N=256, {RELU_STEPS} steps"
+
+
+def ranks(key):
+    return ", ".join(f"{r.stable_rank:.2f}" for r in relu[key])
+
+
 rows = [
-    Claim("closed-form alpha = autograd (family + every f-MICL divergence)", "Theorem 1 (chain rule)",
+    Claim("closed-form alpha = autograd (family + every f-MICL divergence)",
+          "no number printed (Theorem 1)", "equal (chain rule): differences at float64 rounding, < 1e-9",
           f"max rel. diff {max(errors.values()):.1e}", "float64, 2N=32 views"),
-    Claim("deep linear, uniform alpha: |cos(v1, top eigvec C_alpha)|", "1.000 (prototype)",
-          f"{uni['cos_top_eigvec']:.4f}", cfg_lin),
-    Claim("... |cos(v1, data top PC)|", "0.341 (prototype)", f"{uni['cos_top_pc']:.3f}", cfg_lin),
-    Claim("... energy vs lambda_max/2", "3.065 = lambda_max/2 (prototype; C scaled x1/2)",
-          f"{uni['energy']:.3f} vs {uni['half_lambda_max']:.3f}", cfg_lin),
-    Claim("alternating, Gibbs alpha tau=0.5: |cos| with top eigvec of held C_alpha",
-          "0.993, E 2.688 vs 2.695 (prototype)",
-          f"{gibbs['cos_top_eigvec']:.4f}, E {gibbs['energy']:.3f} vs {gibbs['half_lambda_max']:.3f}",
-          f"{cfg_lin}, alpha every 50 steps"),
-    Claim("two-layer linear, per-filter W1: stable rank", "1.00 (prototype)",
-          ", ".join(f"{r['stable_rank']:.2f}" for r in relu["linear, per filter"]), f"10-10-20, N=256, {RELU_STEPS} steps"),
-    Claim("two-layer ReLU, per-filter W1: stable rank", "1.43-1.66 (prototype, 2 seeds)",
-          ", ".join(f"{r['stable_rank']:.2f}" for r in relu["relu, per filter"]), f"10-10-20, N=256, {RELU_STEPS} steps"),
-    Claim("two-layer ReLU, per-layer W1: stable rank", "1 (prototype)",
-          ", ".join(f"{r['stable_rank']:.2f}" for r in relu["relu, per layer"]), f"10-10-20, N=256, {RELU_STEPS} steps"),
-    Claim("alpha-CL (best of acl_*) vs InfoNCE, linear probe", "comparable or better (CIFAR/STL, paper)",
-          f"{best_acl} {100 * table[best_acl]['linear'][0]:.1f} vs {100 * table['infonce']['linear'][0]:.1f}",
+    Claim("deep linear, uniform alpha: |cos(v1, top eigvec C_alpha)|",
+          "qualitative: rank-1, recovers PCA (abstract)", "1 (the maximum of tr(W C W^T) is rank one along u_C)",
+          f"{uni.cos_top_eigvec:.4f}", cfg_lin),
+    Claim("... |cos(v1, data top PC)|", "no number printed",
+          f"|cos(u_C, PC1)| = {uni.cos_eigvec_top_pc:.3f} (eigenvectors of C_alpha and of the data covariance)",
+          f"{uni.cos_top_pc:.3f}", cfg_lin),
+    Claim("... energy at the optimum", "no number printed", f"lambda_max(C_alpha)/2 = {uni.half_lambda_max:.3f}",
+          f"{uni.energy:.3f}", cfg_lin),
+    Claim("alternating, Gibbs alpha tau=0.5: |cos| with top eigvec of held C_alpha, E",
+          "no number printed", f"1 and lambda_max/2 = {gibbs.half_lambda_max:.3f} of the held C_alpha",
+          f"{gibbs.cos_top_eigvec:.4f}, E {gibbs.energy:.3f}", f"{cfg_lin}, alpha every 50 steps"),
+    Claim("two-layer linear, per-filter W1: stable rank", "qualitative: rank-1 for deep linear networks (abstract)",
+          "1 (linear network: the rank-one optimum)", ranks("linear, per filter"), cfg_relu),
+    Claim("two-layer ReLU, per-filter W1: stable rank",
+          "qualitative: fixed points can have higher ranks (abstract)", "", ranks("relu, per filter"), cfg_relu),
+    Claim("two-layer ReLU, per-layer W1: stable rank", "no number printed", "", ranks("relu, per layer"), cfg_relu),
+    Claim("alpha-CL (best of acl_*) vs InfoNCE, linear probe",
+          "qualitative: comparable (or better) than InfoNCE on CIFAR-10, STL-10, CIFAR-100 (abstract)", "",
+          f"{best_acl} {100 * runs[best_acl].linear[0]:.1f} vs {100 * runs['infonce'].linear[0]:.1f}",
           f"digits, small CNN, {EPOCHS} epochs, seeds {TRAIN_SEEDS}"),
 ]
 display(Markdown(claims_table(rows)))

@@ -1,13 +1,18 @@
-"""Split-conformal sets in embedding space (spec theory_papers.md §3.2): volume formula, the
-coverage guarantee for every set type, learnt geometry vs the ball, and exchangeability."""
+"""Contrastive conformal sets (Alkhatib & Tay 2026, arXiv:2603.26261; minimum-volume covering sets of
+Braun et al. 2025, arXiv:2503.19068): the volume formula, the split-conformal coverage guarantee
+[1 - alpha, 1 - alpha + 1/(n + 1)] for every set type, learnt geometry vs the ball, exchangeability,
+and the command."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from analysis import conformal as cf
-from analysis import conformal_sets as cs
+from analysis import conformal
+from analysis.conformal_sets import experiments as cf
+from analysis.conformal_sets import sets as cs
+from fmicl_core.features import Features, RunFolder, save_features
 
 ALPHA = 0.1
 
@@ -51,16 +56,9 @@ def fitted():
 
 
 def _coverages(pairs, geo, splits, n_cal, seed):
-    rng = np.random.default_rng(seed)
     rest = np.arange(200, pairs.anchors.shape[0])
-    res = pairs.positives[rest] - pairs.anchors[rest]
-    scores = geo.score(res)
-    out = []
-    for _ in range(splits):
-        perm = rng.permutation(rest.size)
-        q = cs.conformal_quantile(scores[perm[:n_cal]], ALPHA)
-        out.append(np.mean(scores[perm[n_cal:]] <= q))
-    return np.array(out)
+    scores = geo.score(pairs.positives[rest] - pairs.anchors[rest])
+    return cf.resampled_coverage(scores, n_cal, ALPHA, splits, np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize("method", list(cf.METHODS))
@@ -141,5 +139,52 @@ def test_bad_inputs_are_rejected():
         cf.digits_pairs("tsne")
     with pytest.raises(ValueError, match="unknown method"):
         cf.split_experiment(cf.synthetic_pairs(n=60), methods=("cube",))
-    with pytest.raises(SystemExit):
-        cf.main(["--alpha", "2"])
+
+
+def test_coverage_band_of_every_set_type_holds_the_guarantee():
+    """The notebook's measurement: geometry fitted on a third, the rest re-split many times."""
+    bands = cf.coverage_band(cf.synthetic_pairs(n=600, seed=6), ALPHA, splits=200, seed=0)
+    for band in bands.values():
+        assert band.lower == 1 - ALPHA and band.upper == pytest.approx(1 - ALPHA + 1 / (band.n_cal + 1))
+        assert band.inside(3.0)
+
+
+def _features(n=40, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def unit(rows):
+        z = rng.normal(size=(rows, d))
+        return (z / np.linalg.norm(z, axis=1, keepdims=True)).astype(np.float32)
+
+    labels = np.arange(n, dtype=np.int64) % 3
+    return Features(unit(n), unit(n), labels, unit(n), unit(n), labels, unit(n), unit(n), labels,
+                    config={"objective": {"name": "js", "alpha": 40.0}})
+
+
+def test_pairs_from_features_are_the_runs_positive_pairs():
+    f = _features()
+    pairs = cf.pairs_from_features(f)
+    np.testing.assert_array_equal(pairs.anchors, f.pair_x.astype(float))
+    np.testing.assert_array_equal(pairs.positives, f.pair_y.astype(float))
+    assert pairs.name == "trained features js"
+
+
+@pytest.mark.parametrize("flag", [["--alpha", "2"], ["--alpha", "0"], ["--splits", "0"],
+                                  ["--features", "no-such-run"]])
+def test_a_bad_flag_is_a_one_line_usage_error(flag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        conformal.main(flag + ["--out-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message.startswith("python -m analysis.conformal: error:")
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_command_reads_a_run_folder_and_writes_its_figure_and_numbers(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    save_features(run.features, _features(n=90))
+    numbers = conformal.main(["--splits", "1", "--features", str(run.path), "--out-dir", str(tmp_path / "out")])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["conformal_sets.json", "conformal_sets.png"]
+    assert "trained features js" in numbers["table"] and len(numbers["table"]) == 4
+    stored = json.loads((tmp_path / "out" / "conformal_sets.json").read_text())
+    assert stored["config"]["features"] == str(run.path) and stored["numbers"]["alpha"] == ALPHA

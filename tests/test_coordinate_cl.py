@@ -1,12 +1,17 @@
-"""Pairwise importance alpha (Tian 2022, Theorem 1) for the loss family and for f-MICL, and the
-alpha-CL max player (spec theory_papers.md §2.2, §2.4, §2.6)."""
+"""Pairwise importance alpha (Tian 2022, arXiv:2201.12680, Theorem 1) for the loss family and for
+f-MICL (Lu et al. 2023, arXiv:2402.10150), the alpha-CL max player (Tian's abstract: PCA for a deep
+linear network, higher-rank fixed points for a two-layer ReLU network) and the command."""
+
+import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 
 from analysis import coordinate_cl
-from analysis import max_player as mp
-from analysis import pair_weights as pw
+from analysis.coordinate import experiments
+from analysis.coordinate import max_player as mp
+from analysis.coordinate import pair_weights as pw
 from fmicl_core import losses
 from fmicl_core.alpha_cl import two_view_distances
 
@@ -70,7 +75,7 @@ def test_kl_fmicl_weights_are_gibbs_and_rkl_uniform(views):
     torch.testing.assert_close(kl, pw.infonce_softmax_weights(d2_pos, d2_neg, 1 / (2 * c), eps=0.0))
     rkl = pw.fmicl_weights("rkl", d2_pos, d2_neg).simplex
     torch.testing.assert_close(rkl, torch.full_like(rkl, 1.0 / d2_neg.shape[1]))
-    errors = coordinate_cl.weights_check(n=6)
+    errors = experiments.weights_check(n=6)
     assert len(errors) == len(pw.FAMILY) + len(pw.IMPORTANCE) and max(errors.values()) < 1e-9
 
 
@@ -90,12 +95,14 @@ def linear_uniform():
 
 
 def test_deep_linear_max_player_is_pca_of_the_contrastive_covariance(linear_uniform):
-    """Spec §2.6 (a): rank one along the top eigenvector of C_alpha, energy lambda_max / 2, far from
-    the data's top principal component."""
+    """Rank one along the top eigenvector of C_alpha, at the closed-form optimum E = lambda_max / 2,
+    far from the data's top principal component (the augmentation noise is largest along it)."""
     r = linear_uniform
     assert r.cos_top_eigvec >= 0.99
     assert abs(r.energy / r.half_lambda_max - 1) <= 0.01
     assert r.cos_top_pc <= 0.2
+    # |cos(v1, PC1) - cos(u_C, PC1)| <= ||v1 - u_C|| = sqrt(2 (1 - |cos(v1, u_C)|)) <= 0.15 at cos >= 0.99
+    assert r.cos_top_pc == pytest.approx(r.cos_eigvec_top_pc, abs=0.15)
     assert r.stable_rank == pytest.approx(1.0, abs=1e-3)
     assert r.singular_values[1] < 1e-3
 
@@ -120,7 +127,7 @@ def test_min_players_lie_on_the_simplex_and_prefer_close_pairs():
 
 
 def test_relu_with_per_filter_normalisation_keeps_a_higher_rank():
-    """Spec §2.6 (b): linear -> stable rank 1; ReLU with per-filter W1 -> stable rank > 1.2."""
+    """Linear -> stable rank 1; ReLU with per-filter W1 -> stable rank > 1.2."""
     x, x_aug = mp.relu_data(256, seed=0)
     lin = mp.two_layer_max_player(x, x_aug, relu=False, steps=200)
     relu = mp.two_layer_max_player(x, x_aug, relu=True, steps=200)
@@ -138,5 +145,42 @@ def test_bad_inputs_are_rejected(views):
         pw.family_loss("infonce", d2_pos[:3], d2_neg)
     with pytest.raises(ValueError, match="unknown min player"):
         mp.min_player(torch.zeros(4, 2), "gibbs")
-    with pytest.raises(SystemExit):
-        coordinate_cl.main(["--steps", "0"])
+
+
+@pytest.mark.parametrize("flag", [["--steps", "0"], ["--relu-seeds", "0"], ["--temperature", "-1"]])
+def test_a_bad_flag_is_a_one_line_usage_error(flag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        coordinate_cl.main(flag + ["--out-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message.startswith("python -m analysis.coordinate_cl: error:") and "not allowed" in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_command_writes_its_figure_and_numbers(tmp_path):
+    numbers = coordinate_cl.main(["--steps", "20", "--relu-steps", "5", "--relu-seeds", "1",
+                                  "--out-dir", str(tmp_path), "--name", "cl"])
+    assert {p.name for p in tmp_path.iterdir()} == {"cl.png", "cl.json"}
+    assert set(numbers["deep_linear"]) == {"uniform", "exp", "quadratic", "inverse"}
+    assert max(numbers["weights_max_rel_error"].values()) < 1e-9
+
+
+def test_train_objectives_trains_each_objective_and_seed_once_and_averages(monkeypatch):
+    """Through ensure_run, one run folder per objective and seed; mean and sd over seeds."""
+    from fmicl_core import train
+    from fmicl_core.config import TrainConfig
+
+    seen = []
+
+    def fake_ensure_run(config):
+        seen.append((config.objective.name, config.seed, config.name))
+        acc = 0.5 + 0.1 * config.seed
+        return train.TrainResult(Path(config.out_dir) / config.name, acc, acc + 0.1, 0.3, 0.2, 0.0)
+
+    monkeypatch.setattr(train, "ensure_run", fake_ensure_run)
+    runs = experiments.train_objectives(["infonce", "acl_exp"], [0, 2], TrainConfig(out_dir="unused"))
+    assert seen == [("infonce", 0, "infonce-s0"), ("infonce", 2, "infonce-s2"),
+                    ("acl_exp", 0, "acl_exp-s0"), ("acl_exp", 2, "acl_exp-s2")]
+    r = runs["acl_exp"]
+    assert r.knn == pytest.approx((0.6, 0.1)) and r.linear == pytest.approx((0.7, 0.1))
+    assert r.random_knn == pytest.approx((0.3, 0.0)) and dataclasses.asdict(r)["seeds"] == [0, 2]

@@ -1,5 +1,5 @@
-"""Pairwise importance weights alpha_ij of contrastive losses (Tian 2022, Theorem 1; spec
-``theory_papers.md`` §2.1-§2.2), for the loss family L_{phi,psi} and for every f-MICL divergence.
+"""Pairwise importance weights alpha_ij of contrastive losses (Tian 2022, arXiv:2201.12680,
+Theorem 1), for Tian's loss family L_{phi,psi} and for every f-MICL divergence.
 
 Every loss here is written as a function of Tian's half squared distances of M anchors,
 ``d2_pos`` (M,) to their positives and ``d2_neg`` (M, K) to their negatives
@@ -11,8 +11,9 @@ so ``alpha_ij = -dL/d(d2_ij)`` is the importance of negative pair (i, j) and ``b
 that of the positive. For the family L_{phi,psi} = sum_i phi(sum_j psi(d2_i - d2_ij)) the chain rule
 gives ``alpha_ij = phi'(sum_k psi(d2_i - d2_ik)) psi'(d2_i - d2_ij)`` and ``beta_i = sum_j alpha_ij``.
 
-f-MICL (Lu et al. 2023): with ``d = ||z - z'||^2 = 2 d2``, ``G = mu exp(-c d)`` and
-``L = -mean_pos A(d) + a * mean_neg B(d)`` (``a`` the paper's alpha = 40), the per-pair derivatives are
+f-MICL (Lu et al. 2023, arXiv:2402.10150): with ``d = ||z - z'||^2 = 2 d2``, ``G = mu exp(-c d)``
+and ``L = -mean_pos A(d) + a * mean_neg B(d)`` (``a`` the weighting parameter alpha of its
+Proposition 3), the per-pair derivatives are
 ``B'(d) = -c G^2 f''(G)`` (because ``(f*)'(f'(u)) = u``) and ``A'(d) = -c G f''(G)``, hence
 
     alpha_ij = 2 a c G_ij^2 f''(G_ij) / (M K),      beta_i = 2 c G_i f''(G_i) / M.
@@ -33,7 +34,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from fmicl_core import divergences
+from fmicl_core import divergences, validation
+from fmicl_core.objective_config import DEFAULTS
 
 __all__ = ["FAMILY", "IMPORTANCE", "IMPORTANCE_TEXT", "PairWeights", "autograd_weights", "family_loss",
            "family_weights", "fmicl_distance_loss", "fmicl_weights", "infonce_softmax_weights"]
@@ -75,13 +77,8 @@ FAMILY = tuple(_family(1.0, 1.0, 1.0))
 
 
 def _get_family(name: str, tau: float, eps: float, c: float) -> PhiPsi:
-    for key, value in (("tau", tau), ("c", c)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{key}={value!r} is not allowed; it must be a finite number > 0")
-    table = _family(tau, eps, c)
-    if name not in table:
-        raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(FAMILY)}")
-    return table[name]
+    validation.choice("loss", name, FAMILY)
+    return _family(validation.positive("tau", tau), eps, validation.positive("c", c))[name]
 
 
 def _check_distances(d2_pos: Tensor, d2_neg: Tensor) -> None:
@@ -92,9 +89,11 @@ def _check_distances(d2_pos: Tensor, d2_neg: Tensor) -> None:
         raise ValueError("distances contain NaN or inf; they must be finite")
 
 
-def family_loss(name: str, d2_pos: Tensor, d2_neg: Tensor, tau: float = 0.5, eps: float = 1.0,
-                c: float = 1.0) -> Tensor:
-    """``L_{phi,psi} = sum_i phi(sum_j psi(d2_i - d2_ij))`` (Tian, eq. 1) for the loss ``name``."""
+def family_loss(name: str, d2_pos: Tensor, d2_neg: Tensor, tau: float = DEFAULTS.temperature,
+                eps: float = 1.0, c: float = DEFAULTS.c) -> Tensor:
+    """``L_{phi,psi} = sum_i phi(sum_j psi(d2_i - d2_ij))`` (Tian's loss family) for the loss
+    ``name``; ``eps`` is Tian's epsilon (1: the InfoNCE row is SimCLR's loss), ``c`` the slope of
+    the modified triplet's sigmoid."""
     _check_distances(d2_pos, d2_neg)
     pp = _get_family(name, tau, eps, c)
     return pp.phi(pp.psi(d2_pos[:, None] - d2_neg).sum(1)).sum()
@@ -109,7 +108,8 @@ class PairWeights:
 
     @property
     def simplex(self) -> Tensor:
-        """The alpha-CL normalisation: each anchor's weights rescaled onto the simplex (spec §2.2)."""
+        """The alpha-CL normalisation: each anchor's weights rescaled onto the simplex (Tian's min
+        player chooses alpha on the per-anchor simplex)."""
         return self.alpha / self.alpha.sum(1, keepdim=True)
 
     @property
@@ -118,8 +118,8 @@ class PairWeights:
         return self.alpha.sum(1) / self.beta
 
 
-def family_weights(name: str, d2_pos: Tensor, d2_neg: Tensor, tau: float = 0.5, eps: float = 1.0,
-                   c: float = 1.0) -> PairWeights:
+def family_weights(name: str, d2_pos: Tensor, d2_neg: Tensor, tau: float = DEFAULTS.temperature,
+                   eps: float = 1.0, c: float = DEFAULTS.c) -> PairWeights:
     """Closed form ``alpha_ij = phi'(sum_k psi(d2_i - d2_ik)) psi'(d2_i - d2_ij)`` (Theorem 1)."""
     _check_distances(d2_pos, d2_neg)
     pp = _get_family(name, tau, eps, c)
@@ -128,10 +128,10 @@ def family_weights(name: str, d2_pos: Tensor, d2_neg: Tensor, tau: float = 0.5, 
     return PairWeights(alpha, alpha.sum(1))
 
 
-def infonce_softmax_weights(d2_pos: Tensor, d2_neg: Tensor, tau: float = 0.5,
+def infonce_softmax_weights(d2_pos: Tensor, d2_neg: Tensor, tau: float = DEFAULTS.temperature,
                             eps: float = 1.0) -> Tensor:
-    """InfoNCE's ``alpha_ij = e^{-d2_ij/tau} / (eps e^{-d2_i/tau} + sum_k e^{-d2_ik/tau})`` (spec
-    §2.2), computed as a softmax (stable for any tau)."""
+    """InfoNCE's ``alpha_ij = e^{-d2_ij/tau} / (eps e^{-d2_i/tau} + sum_k e^{-d2_ik/tau})`` (Theorem 1
+    for the InfoNCE row), computed as a softmax (stable for any tau)."""
     _check_distances(d2_pos, d2_neg)
     logits = torch.cat([math.log(eps) - d2_pos[:, None] / tau, -d2_neg / tau], 1) if eps > 0 \
         else -d2_neg / tau
@@ -143,7 +143,7 @@ IMPORTANCE: dict[str, Callable[..., Fn]] = {
     "js": lambda: (lambda g: g / (1.0 + g)),
     "pearson": lambda: (lambda g: 2.0 * g**2),
     "sh": lambda: (lambda g: 0.5 * g.sqrt()),
-    "tsallis": lambda beta=2.0: (lambda g: beta * g**beta),
+    "tsallis": lambda beta=DEFAULTS.beta: (lambda g: beta * g**beta),
     "vlc": lambda: (lambda g: 8.0 * g**2 / (1.0 + g) ** 3),
     "rkl": lambda: torch.ones_like,
     "neyman": lambda: (lambda g: 2.0 / g),
@@ -155,13 +155,13 @@ IMPORTANCE_TEXT = {"kl": "G", "js": "G/(1+G)", "pearson": "2 G^2", "sh": "G^(1/2
 
 
 def _importance(divergence: str, beta: float) -> Fn:
-    if divergence not in IMPORTANCE:
-        raise ValueError(f"unknown divergence {divergence!r}; allowed: {', '.join(IMPORTANCE)}")
+    validation.choice("divergence", divergence, IMPORTANCE)
     return IMPORTANCE[divergence](beta) if divergence == "tsallis" else IMPORTANCE[divergence]()
 
 
-def fmicl_distance_loss(divergence: str, d2_pos: Tensor, d2_neg: Tensor, c: float = 1.0,
-                        mu: float = 1.0, alpha: float = 40.0, beta: float = 2.0) -> Tensor:
+def fmicl_distance_loss(divergence: str, d2_pos: Tensor, d2_neg: Tensor, c: float = DEFAULTS.c,
+                        mu: float = DEFAULTS.mu, alpha: float = DEFAULTS.alpha,
+                        beta: float = DEFAULTS.beta) -> Tensor:
     """f-MICL ``-mean A(2 d2_pos) + alpha * mean B(2 d2_neg)`` with the registry's A and B (Gaussian
     similarity, ``c = 1/(2 sigma^2)``); equals :func:`fmicl_core.losses.fmicl_loss` on the
     two-view distances (a test checks it)."""
@@ -170,8 +170,9 @@ def fmicl_distance_loss(divergence: str, d2_pos: Tensor, d2_neg: Tensor, c: floa
     return -div.A(2.0 * d2_pos, c, mu).mean() + alpha * div.B(2.0 * d2_neg, c, mu).mean()
 
 
-def fmicl_weights(divergence: str, d2_pos: Tensor, d2_neg: Tensor, c: float = 1.0, mu: float = 1.0,
-                  alpha: float = 40.0, beta: float = 2.0) -> PairWeights:
+def fmicl_weights(divergence: str, d2_pos: Tensor, d2_neg: Tensor, c: float = DEFAULTS.c,
+                  mu: float = DEFAULTS.mu, alpha: float = DEFAULTS.alpha,
+                  beta: float = DEFAULTS.beta) -> PairWeights:
     """Closed-form f-MICL importance weights (module docstring): ``alpha_ij = 2 a c G^2 f''(G)/(MK)``,
     ``beta_i = 2 c G f''(G) / M`` with ``G = mu exp(-2 c d2)``."""
     _check_distances(d2_pos, d2_neg)

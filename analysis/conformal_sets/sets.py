@@ -1,6 +1,6 @@
-"""Split-conformal sets in an embedding space that cover an anchor's positive (spec
-``theory_papers.md`` §3.2; Alkhatib & Tay, "Contrastive Conformal Sets", with the minimum-volume
-covering sets (MVCS) of Braun et al. 2025 as the construction).
+"""Split-conformal sets in an embedding space that cover an anchor's positive (Alkhatib & Tay 2026,
+"Contrastive Conformal Sets", arXiv:2603.26261), built as the minimum-volume covering sets (MVCS) of
+Braun, Aolaritei, Jordan & Bach 2025, arXiv:2503.19068.
 
 For an anchor embedding ``a`` and its positive ``y`` the residual is ``r = y - a`` and the score the
 norm-ball score ``s = ||Lambda r||_p``. The set ``C(a) = {y : ||Lambda (y - a)||_p <= q}`` has
@@ -9,7 +9,9 @@ norm-ball score ``s = ||Lambda r||_p``. The set ``C(a) = {y : ||Lambda (y - a)||
 
 Calibration on n exchangeable pairs: ``q = `` the ``ceil((n + 1)(1 - alpha))``-th smallest score
 (infinite when that exceeds n). Then ``P(y in C(a)) >= 1 - alpha`` for a fresh exchangeable pair, and
-``<= 1 - alpha + 1/(n + 1)`` without ties (marginal coverage).
+``<= 1 - alpha + 1/(n + 1)`` without ties: marginal coverage, the split-conformal guarantee (Lei,
+G'Sell, Rinaldo, Tibshirani & Wasserman 2018, arXiv:1604.04173), which Alkhatib & Tay's positive
+inclusion inherits.
 
 Geometries (``Lambda``, ``p``), all fitted on a shape-fitting split disjoint from the calibration:
 
@@ -18,7 +20,10 @@ Geometries (``Lambda``, ``p``), all fitted on a shape-fitting split disjoint fro
   at the fit split's (1 - alpha) quantile (closed form);
 - :func:`mvcs`: ``Lambda`` (Cholesky factor with a positive diagonal) and ``p`` learnt by Adam on the
   MVCS loss ``-log det Lambda + k log s_((1 - alpha) n) + log V_{p,k}`` (the order statistic's index is
-  chosen under no-grad).
+  chosen under no-grad), as in Braun et al.'s MVCS.
+
+Alkhatib & Tay's abstract names the sets' "learnable generalized multi-norm constraints" without
+their form; the global (Lambda, p) norm ball here is the simplest such set.
 """
 
 from __future__ import annotations
@@ -29,16 +34,27 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fmicl_core import validation
+
 __all__ = ["ConformalSet", "Geometry", "P_GRID", "calibrate", "conformal_quantile", "euclidean_ball",
-           "evaluate", "log_unit_ball_volume", "mvcs", "whitened_lp"]
+           "evaluate", "log_unit_ball_volume", "miscoverage", "mvcs", "whitened_lp"]
 
 P_GRID = (1.0, 1.5, 2.0, 3.0, 4.0, math.inf)
 
 
+def miscoverage(alpha: float) -> float:
+    """The miscoverage level ``alpha`` in the open interval (0, 1), or a one-line ``ValueError``."""
+    a = validation.number("alpha", alpha)
+    if not 0 < a < 1:
+        raise ValueError(f"alpha={alpha!r} is not allowed; it must lie in (0, 1)")
+    return a
+
+
 def log_unit_ball_volume(p: float, k: int) -> float:
     """``log V_{p,k}``: the log-volume of the unit lp ball in R^k (``k log 2`` for p = inf)."""
-    if not (p > 0) or k < 1:
-        raise ValueError(f"p={p}, k={k}: need p > 0 and k >= 1")
+    if not p > 0:
+        raise ValueError(f"p={p!r} is not allowed; it must be > 0")
+    validation.integer("k", k)
     if math.isinf(p):
         return k * math.log(2.0)
     return k * (math.log(2.0) + math.lgamma(1.0 + 1.0 / p)) - math.lgamma(1.0 + k / p)
@@ -46,8 +62,7 @@ def log_unit_ball_volume(p: float, k: int) -> float:
 
 def conformal_quantile(scores: np.ndarray, alpha: float) -> float:
     """The ``ceil((n + 1)(1 - alpha))``-th smallest of n calibration scores (inf if beyond n)."""
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha} is not allowed; it must lie in (0, 1)")
+    miscoverage(alpha)
     scores = np.asarray(scores, dtype=float)
     if scores.ndim != 1 or scores.size == 0 or not np.isfinite(scores).all():
         raise ValueError("scores must be a non-empty 1-D array of finite numbers")
@@ -118,10 +133,11 @@ def mvcs(fit_residuals: np.ndarray, alpha: float, steps: int = 200, lr: float = 
          p_min: float = 0.5, seed: int = 0) -> Geometry:
     """MVCS-style gradient fit of ``Lambda = L`` (lower triangular, positive diagonal through exp)
     and ``p = p_min + softplus(rho)``, by Adam on ``-log det L + k log s_(ceil((1 - alpha) n)) +
-    log V_{p,k}`` from the whitened l2 start (spec §3.2)."""
+    log V_{p,k}`` from the whitened l2 start."""
     fit_residuals = _check_rows(fit_residuals)
-    if not 0 < alpha < 1 or steps < 1 or lr <= 0:
-        raise ValueError(f"alpha={alpha}, steps={steps}, lr={lr}: need 0 < alpha < 1, steps >= 1, lr > 0")
+    miscoverage(alpha)
+    validation.integer("steps", steps)
+    validation.positive("lr", lr)
     torch.manual_seed(seed)
     r = torch.as_tensor(fit_residuals, dtype=torch.float64)
     n, k = r.shape

@@ -1,5 +1,5 @@
-"""The max player of alpha-CL with the pairwise weights alpha fixed, and the alternating loop (Tian
-2022; spec ``theory_papers.md`` §2.2, §2.4, §2.6).
+"""The max player of alpha-CL with the pairwise weights alpha fixed, the min players, and the
+alternating loop (Tian 2022, arXiv:2201.12680).
 
 Energy of outputs ``z`` (N, k) of the anchors and ``z'`` of their augmentations (Tian's half squared
 distances ``d2 = ||.||^2 / 2``):
@@ -8,14 +8,21 @@ distances ``d2 = ||.||^2 / 2``):
 
 Here alpha lies on the per-anchor simplex divided by N (so E is a mean over anchors); the uniform
 choice is ``alpha_ij = 1 / (N (N - 1))``. For a linear map ``z = W x``, ``E_alpha = tr(W C_alpha W^T)/2``
-with the contrastive covariance (luckmatters' ``compute_contrastive_covariance``)
+with the contrastive covariance (``compute_contrastive_covariance`` of Tian's code,
+facebookresearch/luckmatters)
 
     C_alpha = sum_{i != j} alpha_ij (x_i - x_j)(x_i - x_j)^T - sum_i (sum_j alpha_ij)(x_i - x_i')(x_i - x_i')^T.
 
 Deep linear max player (``W = W_L ... W_1``, every ``||W_l||_F = 1``):
 ``tr(W C W^T) <= lambda_max(C) ||W||_F^2 <= lambda_max(C)``, with equality iff W is rank one along
-the top eigenvector of C_alpha: PCA on C_alpha, not on the data covariance. A two-layer ReLU network
-whose first layer is normalised per filter (row) keeps fixed points of higher rank.
+the top eigenvector of C_alpha: PCA on C_alpha, not on the data covariance (Tian's abstract: with
+fixed alpha the max player is PCA for a deep linear network, and almost all local minima are global
+and rank one).
+A two-layer ReLU network whose first layer is normalised per filter (row) keeps fixed points of
+higher rank (the abstract: "its fixed points can have higher ranks").
+
+The data of the two checks: :func:`linear_data` makes the top principal component differ from the
+top contrastive direction; :func:`relu_data` is the generator of ``relu_2layer.py`` in Tian's code.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from fmicl_core import validation
 from fmicl_core.alpha_cl import WEIGHTS, alpha_weights, dual2_normalise
+from fmicl_core.objective_config import DEFAULTS
 
 __all__ = ["LinearResult", "ReluResult", "contrastive_covariance", "deep_linear_max_player",
            "energy", "linear_data", "min_player", "relu_data", "stable_rank", "two_layer_max_player",
@@ -49,9 +58,8 @@ def _from_offdiag(v: Tensor) -> Tensor:
 
 
 def uniform_alpha(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
-    """``alpha_ij = 1 / (N (N - 1))`` off the diagonal."""
-    if n < 2:
-        raise ValueError(f"n={n} is not allowed; alpha-CL needs N >= 2 samples")
+    """``alpha_ij = 1 / (N (N - 1))`` off the diagonal (N >= 2 samples)."""
+    validation.integer("n", n, minimum=2)
     return (1.0 - torch.eye(n, dtype=dtype)) / (n * (n - 1))
 
 
@@ -67,21 +75,21 @@ def contrastive_covariance(x: Tensor, x_aug: Tensor, alpha: Tensor) -> Tensor:
 
 
 def energy(z: Tensor, z_aug: Tensor, alpha: Tensor) -> Tensor:
-    """``E_alpha = sum_{i != j} alpha_ij (|z_i - z_j|^2 - |z_i - z_i'|^2) / 2`` (spec §2.2)."""
+    """``E_alpha = sum_{i != j} alpha_ij (|z_i - z_j|^2 - |z_i - z_i'|^2) / 2`` (Theorem 1's energy)."""
     sq = (z * z).sum(1)
     pairs = (alpha.sum(1) + alpha.sum(0)) @ sq - 2.0 * (alpha * (z @ z.T)).sum()
     return 0.5 * (pairs - alpha.sum(1) @ ((z - z_aug) ** 2).sum(1))
 
 
-def min_player(z: Tensor, kind: str = "exp", temperature: float = 0.5,
+def min_player(z: Tensor, kind: str = "exp", temperature: float = DEFAULTS.temperature,
                alpha_exponent: float = 1.0) -> Tensor:
     """The min player's alpha (N, N) from outputs ``z``: ``kind`` weights of
     :mod:`fmicl_core.alpha_cl` on ``d2_ij = |z_i - z_j|^2 / 2``, each row on the simplex, / N.
-    ``exp`` with exponent 1 is the Gibbs (entropy-regularised) min player, ``quadratic`` the sparse one."""
-    if kind not in WEIGHTS:
-        raise ValueError(f"unknown min player {kind!r}; allowed: {', '.join(WEIGHTS)}")
-    if not (temperature > 0 and alpha_exponent > 0):
-        raise ValueError(f"temperature={temperature}, alpha_exponent={alpha_exponent}: both must be > 0")
+    ``exp`` with exponent 1 (the default here) is the Gibbs (entropy-regularised) min player, i.e.
+    InfoNCE's weights; ``quadratic`` is the sparse one."""
+    validation.choice("min player", kind, WEIGHTS)
+    validation.positive("temperature", temperature)
+    validation.positive("alpha_exponent", alpha_exponent)
     d2 = _offdiag(0.5 * torch.cdist(z, z) ** 2)
     if kind == "exp":  # the normalised exp weights as a softmax: stable for any distance
         alpha = torch.softmax(-d2.pow(alpha_exponent) / temperature, 1)
@@ -97,8 +105,8 @@ def stable_rank(w: Tensor) -> float:
 
 
 def linear_data(n: int = 512, d: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Spec §2.6 (a): ``x ~ N(0, diag(linspace(3, 0.5)^2))``, ``x' = x + xi`` with xi of std 3 on
-    dims 0-1 and 0.2 elsewhere (so the top principal component is not the top contrastive one)."""
+    """``x ~ N(0, diag(linspace(3, 0.5)^2))``, ``x' = x + xi`` with xi of std 3 on dims 0-1 and 0.2
+    elsewhere, so that the top principal component is not the top contrastive direction."""
     g = torch.Generator().manual_seed(seed)
     scale = torch.linspace(3.0, 0.5, d, dtype=torch.float64)
     noise = torch.full((d,), 0.2, dtype=torch.float64)
@@ -108,7 +116,7 @@ def linear_data(n: int = 512, d: int = 10, seed: int = 0) -> tuple[Tensor, Tenso
 
 
 def relu_data(n: int = 256, d: int = 10, noise: float = 0.5, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Spec §2.6 (b), luckmatters' ``relu_2layer.py`` generator: ``x = e_z (m_z + noise * eps)`` with
+    """The generator of ``relu_2layer.py`` in Tian's code: ``x = e_z (m_z + noise * eps)`` with
     ``m = linspace(10, 1)``, class z uniform; the two views get independent eps (float32)."""
     g = torch.Generator().manual_seed(seed)
     m = torch.linspace(10.0, 1.0, d)
@@ -130,7 +138,9 @@ class LinearResult:
     direction with the top eigenvector of C_alpha and with the data's top principal component, the
     energy and ``lambda_max(C_alpha)/2`` (alpha = the weights the max player last held), the ``|cos|``
     with the top eigenvector of C at alpha recomputed from the final W (1 at a fixed point of the
-    alternation; equal to ``cos_top_eigvec`` for uniform alpha), and the trajectory."""
+    alternation; equal to ``cos_top_eigvec`` for uniform alpha), ``|cos|`` of the top eigenvector of
+    C_alpha with the top principal component (what ``cos_top_pc`` is at the optimum), and the
+    trajectory."""
 
     singular_values: list[float]
     cos_top_eigvec: float
@@ -139,6 +149,7 @@ class LinearResult:
     half_lambda_max: float
     stable_rank: float
     cos_self_consistent: float
+    cos_eigvec_top_pc: float
     history: dict = field(default_factory=dict)
 
 
@@ -158,15 +169,16 @@ def _linear_report(ws: list[Tensor], c: Tensor, pc: Tensor) -> tuple[float, floa
 
 
 def deep_linear_max_player(x: Tensor, x_aug: Tensor, widths: tuple[int, ...] = (10, 10, 5),
-                           min_player_kind: str | None = None, temperature: float = 0.5,
+                           min_player_kind: str | None = None, temperature: float = DEFAULTS.temperature,
                            alpha_exponent: float = 1.0, lr: float = 0.05, steps: int = 3000,
                            refresh: int = 50, log_every: int = 50, seed: int = 0) -> LinearResult:
-    """Projected gradient ascent on ``tr(W C_alpha W^T)/2`` with ``||W_l||_F = 1`` after each step
-    (spec §2.6 (a)); ``widths`` are the output sizes of the layers. alpha is uniform, or with
+    """Projected gradient ascent on ``tr(W C_alpha W^T)/2`` with ``||W_l||_F = 1`` after each step;
+    ``widths`` are the output sizes of the layers. alpha is uniform, or with
     ``min_player_kind`` recomputed from the current outputs every ``refresh`` steps (alternating
     alpha-CL: min player alpha, max player theta)."""
-    if steps < 1 or lr <= 0 or refresh < 1:
-        raise ValueError(f"steps={steps}, lr={lr}, refresh={refresh}: need steps >= 1, lr > 0, refresh >= 1")
+    validation.integer("steps", steps)
+    validation.positive("lr", lr)
+    validation.integer("refresh", refresh)
     g = torch.Generator().manual_seed(seed)
     dims = (x.shape[1],) + tuple(widths)
     ws = [torch.randn(o, i, generator=g, dtype=x.dtype) for i, o in zip(dims[:-1], dims[1:])]
@@ -202,7 +214,8 @@ def deep_linear_max_player(x: Tensor, x_aug: Tensor, widths: tuple[int, ...] = (
         fixed = _linear_report(ws, contrastive_covariance(x, x_aug, alpha_now()), pc)[0]
         w = _product(ws)
         s = torch.linalg.svdvals(w)
-    return LinearResult([float(v) for v in s / s[0]], ce, cp, e, half, stable_rank(w), fixed,
+        optimum_pc = abs(float(_top_eigvec(c)[1] @ pc))
+    return LinearResult([float(v) for v in s / s[0]], ce, cp, e, half, stable_rank(w), fixed, optimum_pc,
                         history)
 
 
@@ -221,10 +234,10 @@ class ReluResult:
 def two_layer_max_player(x: Tensor, x_aug: Tensor, hidden: int = 10, out: int = 20,
                          relu: bool = True, per_filter: bool = True, lr: float = 0.02,
                          steps: int = 3000, seed: int = 0) -> ReluResult:
-    """Gradient ascent on E_alpha (uniform alpha) of ``z = W2 act(W1 x)`` (spec §2.6 (b)); after each
-    step W2 is Frobenius-normalised and W1 per filter (row) when ``per_filter``, else per layer."""
-    if steps < 1 or lr <= 0:
-        raise ValueError(f"steps={steps}, lr={lr}: need steps >= 1 and lr > 0")
+    """Gradient ascent on E_alpha (uniform alpha) of ``z = W2 act(W1 x)``; after each step W2 is
+    Frobenius-normalised and W1 per filter (row) when ``per_filter``, else per layer."""
+    validation.integer("steps", steps)
+    validation.positive("lr", lr)
     g = torch.Generator().manual_seed(seed)
     w1 = torch.randn(hidden, x.shape[1], generator=g, dtype=x.dtype)
     w2 = torch.randn(out, hidden, generator=g, dtype=x.dtype)
