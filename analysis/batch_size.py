@@ -1,99 +1,51 @@
-"""kNN accuracy against the batch size (the paper's Figure 4 right, at small scale).
-
-Spec ``fmicl_paper.md`` section 6: on CIFAR-10 after 200 epochs, f-MICL with a proper f beats
-SimCLR (InfoNCE) at every batch size ("fewer negative samples needed"). Here the same comparison
-runs through :func:`fmicl_core.train.train` on the bundled digits: InfoNCE and f-MICL with KL and
-JS, each batch size trained for the same number of epochs from the same seed. The batch size is
-also the number of samples behind each step's f-MI estimate (Theorem 4, :mod:`analysis.estimation_error`).
-"""
+"""``python -m analysis.batch_size``: kNN accuracy against the batch size for InfoNCE and f-MICL
+(KL, JS) on digits: f-MICL's Figure 4 right at small scale (Lu et al. 2023, arXiv:2402.10150),
+from :mod:`analysis.estimation.batch_size`."""
 
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from dataclasses import replace
 
-import numpy as np
+from analysis.estimation.batch_size import (DEFAULT_BATCH_SIZES, DEFAULT_OBJECTIVES, RANDOM_INIT, SHORT_RUN,
+                                            batch_size_study)
+from analysis.estimation.plots import figure_batch_size
+from analysis.runner import Command, run
+from analysis.trainer_runs import add_trainer_arguments, runs_folder, trainer_config
 
-from analysis.outputs import save_figure
-from analysis.trainer_runs import add_trainer_arguments, base_config
-from fmicl_core.train import TrainConfig, train
-
-__all__ = ["batch_size_study", "figure", "main"]
-
-DEFAULT_OBJECTIVES = ("infonce", "kl", "js")
-DEFAULT_BATCH_SIZES = (32, 128, 512)
+__all__ = ["COMMAND", "main"]
 
 
-def batch_size_study(objectives: tuple[str, ...] = DEFAULT_OBJECTIVES,
-                     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
-                     base: TrainConfig | None = None, out_dir: str | None = None) -> dict:
-    """``{objective: {"batch_size": [...], "knn_acc": [...], "linear_acc": [...]}}`` plus
-    ``"random init"`` (the untrained encoder's kNN accuracy). ``base`` defaults to the digits
-    default run with ``epochs=3``; run folders go to ``out_dir`` (default: temporary)."""
-    base = base or TrainConfig(epochs=3)
-    out: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        config = replace(base, out_dir=out_dir or tmp, progress=False).validate()
-        for obj in objectives:
-            rows = {"batch_size": [], "knn_acc": [], "linear_acc": []}
-            for n in batch_sizes:
-                r = train(replace(config, objective=obj, batch_size=int(n), name=f"bs-{obj}-{n}"))
-                rows["batch_size"].append(int(n))
-                rows["knn_acc"].append(float(r.knn_acc))
-                rows["linear_acc"].append(float(r.linear_acc))
-                out["random init"] = {"knn_acc": float(r.random_knn_acc)}
-            out[obj] = rows
-    return out
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--objectives", nargs="+", default=list(DEFAULT_OBJECTIVES), help="objectives")
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=list(DEFAULT_BATCH_SIZES), help="batch sizes N")
+    add_trainer_arguments(p, SHORT_RUN)
 
 
-def figure(results: dict, title: str = ""):
-    """kNN accuracy against the batch size, one line per objective, the random-init floor dashed."""
-    import matplotlib.pyplot as plt
+def _compute(args: argparse.Namespace) -> dict:
+    base = trainer_config(args, SHORT_RUN)
+    with runs_folder(args) as folder:
+        return batch_size_study(tuple(args.objectives), tuple(args.batch_sizes), base, folder)
 
-    fig, ax = plt.subplots(figsize=(4.6, 3.2))
-    for obj, rows in results.items():
-        if obj == "random init":
-            ax.axhline(rows["knn_acc"], color="0.5", ls="--", lw=1, label="random init")
-            continue
-        ax.plot(rows["batch_size"], np.array(rows["knn_acc"]) * 100, "o-", label=obj)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size N")
-    ax.set_ylabel("kNN accuracy (%)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+
+def _headline(results: dict) -> list[str]:
+    lines = [f"{obj:8s} " + "  ".join(f"N={n}: {a:.3f}" for n, a in zip(rows["batch_size"], rows["knn_acc"]))
+             for obj, rows in results.items() if obj != RANDOM_INIT]
+    return lines + [f"random-init kNN: {results[RANDOM_INIT]['knn_acc']:.3f}"]
+
+
+COMMAND = Command(
+    prog="python -m analysis.batch_size",
+    description=__doc__,
+    figure="batch_size",
+    arguments=_arguments,
+    compute=_compute,
+    headline=_headline,
+    plot=lambda results, args: figure_batch_size(results, f"{args.dataset}, {args.epochs} epochs, seed {args.seed}"),
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m analysis.batch_size``: kNN accuracy vs batch size for InfoNCE, KL and JS."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--objectives", nargs="+", default=list(DEFAULT_OBJECTIVES), help="objectives")
-    p.add_argument("--batch-sizes", nargs="+", type=int, default=list(DEFAULT_BATCH_SIZES),
-                   help="batch sizes N")
-    add_trainer_arguments(p, epochs=3, name="batch_size")
-    args = p.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    start = time.time()
-    base = base_config(args)
-    try:
-        results = batch_size_study(tuple(args.objectives), tuple(args.batch_sizes), base, args.out_dir)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-    for obj, rows in results.items():
-        if obj != "random init":
-            print(f"{obj:8s} " + "  ".join(f"N={n}: {a:.3f}" for n, a in zip(rows["batch_size"], rows["knn_acc"])))
-    print(f"random-init kNN: {results['random init']['knn_acc']:.3f}")
-    config = {**vars(args), "seconds": round(time.time() - start, 1)}
-    fig = figure(results, f"{args.dataset}, {args.epochs} epochs, seed {args.seed}")
-    png = save_figure(args.name, fig, results, config)
-    print(f"wrote {png} ({config['seconds']} s)")
-    return results
+    return run(COMMAND, argv)
 
 
 if __name__ == "__main__":

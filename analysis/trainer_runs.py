@@ -1,27 +1,46 @@
-"""Shared command-line flags of the analyses that train models (``analysis.collapse``,
-``analysis.batch_size``): the trainer settings they vary, mapped onto a
-:class:`fmicl_core.train.TrainConfig` with the run-time evaluation kept short."""
+"""The trainer flags shared by the commands that train models (``python -m analysis.collapse``,
+``python -m analysis.batch_size``) and the folder their runs go to. Not a command itself.
+
+``--runs-dir`` keeps the run folders (a later call with the same flags reuses them, through
+:func:`fmicl_core.train.ensure_run`); without it the runs go to a temporary folder, deleted
+afterwards. (The runner's ``--out-dir`` is the folder of the figure and its JSON.)
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import tempfile
+from dataclasses import replace
+from typing import Iterator
 
-from fmicl_core.train import TrainConfig
+from fmicl_core.config import TrainConfig
 
-__all__ = ["add_trainer_arguments", "base_config"]
+__all__ = ["add_trainer_arguments", "runs_folder", "trainer_config"]
 
-
-def add_trainer_arguments(p: argparse.ArgumentParser, epochs: int, name: str) -> None:
-    """Add ``--epochs --dataset --encoder --seed --out-dir --name`` to ``p``."""
-    p.add_argument("--epochs", type=int, default=epochs, help="training epochs per run")
-    p.add_argument("--dataset", default="digits", help="dataset of the trainer")
-    p.add_argument("--encoder", default="small_cnn", help="encoder of the trainer")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--out-dir", default=None, help="keep the run folders here (default: temporary)")
-    p.add_argument("--name", default=name, help="figure name in figures/")
+_TRAINER = TrainConfig()
 
 
-def base_config(args: argparse.Namespace, **fields: object) -> TrainConfig:
-    """The trainer config of the parsed flags (kNN only after the last epoch, a 50-step probe)."""
-    return TrainConfig(epochs=args.epochs, dataset=args.dataset, encoder=args.encoder, seed=args.seed,
-                       knn_every=0, probe_iters=50, **fields)
+def add_trainer_arguments(p: argparse.ArgumentParser, template: TrainConfig) -> None:
+    """Add ``--epochs`` (default: ``template``'s) ``--dataset --encoder --seed --runs-dir`` to ``p``."""
+    p.add_argument("--epochs", type=int, default=template.epochs, help="training epochs per run")
+    p.add_argument("--dataset", default=_TRAINER.dataset, help="dataset of the trainer")
+    p.add_argument("--encoder", default=_TRAINER.encoder, help="encoder of the trainer")
+    p.add_argument("--seed", type=int, default=_TRAINER.seed, help="random seed")
+    p.add_argument("--runs-dir", default=None, help="keep the run folders here (reused by a later call with the same flags); unset: a temporary folder")
+
+
+def trainer_config(args: argparse.Namespace, template: TrainConfig, **fields: object) -> TrainConfig:
+    """``template`` with the parsed trainer flags and ``fields``, validated."""
+    return replace(template, epochs=args.epochs, dataset=args.dataset, encoder=args.encoder, seed=args.seed,
+                   **fields).validate()
+
+
+@contextlib.contextmanager
+def runs_folder(args: argparse.Namespace) -> Iterator[str]:
+    """``--runs-dir``, or a temporary folder deleted on exit."""
+    if args.runs_dir is not None:
+        yield args.runs_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="fmicl-runs-") as tmp:
+        yield tmp

@@ -12,17 +12,18 @@
 # ---
 
 # %% [markdown]
-# # Uniformity and the regular simplex (Theorem 3, Figures 4 and 5)
+# # Uniformity and the regular simplex (f-MICL Theorem 3, Figures 4 and 5)
 #
-# The uniformity theorem of f-MICL (spec `fmicl_paper.md` §5): if $h(t)=f^*\circ f'\circ G_\sigma(t)$ is
-# strictly convex on $[0,4]$ and $2\le N\le d+1$, every minimiser of the negative term
-# $\sum_{i\ne j} h(\|x_i-x_j\|^2)$ over $N$ points of $\mathbb S^{d-1}$ is a regular simplex centred at the
-# origin ($x_i\cdot x_j=-1/(N-1)$). RKL ($h$ linear) and Neyman ($h$ concave) are outside the theorem, and
-# the paper reports that they collapse in training.
+# Lu, Zhang, Sun, Guo & Yu 2023, "f-MICL: Understanding and Generalizing InfoNCE-based Contrastive
+# Learning" (TMLR, arXiv:2402.10150), Theorem 3: if $h(t)=f^*\circ f'\circ G_\sigma(t)$ is strictly convex on
+# $[0,4]$ and $2\le N\le d+1$, every minimiser of the negative term $\sum_{i\ne j} h(\|x_i-x_j\|^2)$ over $N$
+# points of $\mathbb S^{d-1}$ is a regular simplex centred at the origin ($x_i\cdot x_j=-1/(N-1)$, Figure 5).
+# RKL ($h$ linear) and Neyman ($h$ concave) are outside the theorem, and the paper shows RKL collapsing
+# in training (Figure 4).
 #
 # This notebook (1) minimises the negative term numerically for every divergence
-# (`analysis.uniformity.minimise_negative_term`), (2) draws Figure 5, and (3) trains the objectives briefly
-# on digits and scores the features for collapse (`analysis.collapse`, Figure 4 left/middle).
+# (`analysis.simplex.negative_term`), (2) draws Figure 5, and (3) trains the objectives briefly on digits and
+# scores the features for collapse (`analysis.simplex.collapse`, Figure 4).
 
 # %% tags=["parameters"]
 QUICK = True
@@ -37,15 +38,19 @@ if not QUICK:  # full mode: every objective of the registry, two epochs of the s
     COLLAPSE_EPOCHS = 2
 
 # %%
+import tempfile
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from analysis import collapse, uniformity
-from analysis.outputs import Claim, claims_table, save_figure
+from analysis.gallery import Claim, claims_table, save
+from analysis.simplex import collapse, plots
+from analysis.simplex.diagnostics import regular_simplex
+from analysis.simplex.negative_term import minimise_grid, negative_term, summary
 from fmicl_core import divergences
+from fmicl_core.objective_config import DEFAULTS
 
 # %% [markdown]
 # ## 1. Minimisers of the negative term
@@ -53,8 +58,7 @@ from fmicl_core import divergences
 # is the gap to Jensen's lower bound $h(2N/(N-1))$ (attained only by the simplex, only when $N\le d+1$).
 
 # %%
-results = {(name, n, d): uniformity.minimise_negative_term(name, n, d, seed=0)
-           for name in divergences.names() for n, d in SIZES}
+results = minimise_grid(divergences.names(), SIZES, seed=0)
 print(f"{'div':8s} {'shape h':16s} {'N':>3s} {'d':>3s} {'value - simplex':>15s} {'centroid':>9s} {'gram_max':>9s} {'antipodal':>9s}")
 for (name, n, d), r in results.items():
     g = r.diagnostics
@@ -69,65 +73,76 @@ for (name, n, d), r in results.items():
 rng = np.random.default_rng(0)
 v = rng.standard_normal((3, 8))
 v /= np.linalg.norm(v, axis=1, keepdims=True)
-rkl_values = {"simplex N=6": uniformity.negative_term(uniformity.regular_simplex(6, 8), "rkl"),
-              "{+-v_1, +-v_2, +-v_3}": uniformity.negative_term(np.vstack([v, -v]), "rkl"),
-              "closed form": float(-1.0 - 2 * 6 / 5)}
-print(rkl_values)
+rkl_closed_form = float(np.log(DEFAULTS.mu) - 1.0 - DEFAULTS.c * 2 * 6 / 5)
+rkl_values = {"simplex N=6": negative_term(regular_simplex(6, 8), "rkl"),
+              "{+-v_1, +-v_2, +-v_3}": negative_term(np.vstack([v, -v]), "rkl")}
+print(rkl_values, "closed form:", rkl_closed_form)
 
 # %% [markdown]
 # ## 2. Figure 5: the simplex on the sphere, and what RKL and Neyman give instead
 
 # %%
-fig5 = uniformity.figure_minimisers(results, ("kl", "rkl", "neyman"))
-numbers = {f"{k[0]}_N{k[1]}_d{k[2]}": {"gap": r.value - r.simplex_value, "gram_max": r.diagnostics.gram_max,
-                                      "centroid_norm": r.diagnostics.centroid_norm,
-                                      "antipodal_fraction": r.antipodal_fraction} for k, r in results.items()}
-save_figure("02_uniformity_simplex", fig5, numbers, {"sizes": SIZES, "quick": QUICK})
+fig5 = plots.figure_minimisers(results, ("kl", "rkl", "neyman"))
+save("02_uniformity_simplex", fig5, summary(results), {"sizes": SIZES, "quick": QUICK})
 plt.show()
 
 # %% [markdown]
-# ## 3. Collapse in training (Figure 4 left/middle)
+# ## 3. Collapse in training (Figure 4)
 # Each objective trains the same short digits run (batch `COLLAPSE_BATCH`, peak learning rate `COLLAPSE_LR`,
-# `COLLAPSE_EPOCHS` epochs, same seed); a run is
-# collapsed when the std of its normalised test embeddings is below 1% of $1/\sqrt d$ (the value for uniform points).
+# `COLLAPSE_EPOCHS` epochs, same seed); a run is collapsed when the std of its normalised test embeddings is
+# below 1% of $1/\sqrt d$ (the value for uniform points). The reference is the same encoder at random
+# initialisation, which every run folder holds.
 
 # %%
 config = replace(collapse.SHORT_RUN, epochs=COLLAPSE_EPOCHS, batch_size=COLLAPSE_BATCH, lr=COLLAPSE_LR)
-runs = collapse.collapse_study(COLLAPSE_OBJECTIVES, config)
-summary = collapse.summary(runs)
-for k, s in summary.items():
+with tempfile.TemporaryDirectory(prefix="fmicl-02-") as runs_dir:
+    runs = collapse.collapse_study(COLLAPSE_OBJECTIVES, config, runs_dir)
+collapse_numbers = collapse.summary(runs)
+for k, s in collapse_numbers.items():
     print(f"{k:12s} collapse std {s['collapse_std']:.5f} (1/sqrt(d) = {s['uniform_std']:.4f})  "
           f"{'COLLAPSED' if s['collapsed'] else 'spread'}  median negative distance {s['median_negative_distance']:.3f}")
-fig_d, fig_s = collapse.figure(runs)
-save_figure("02_collapse_distances", fig_d, summary, {"objectives": COLLAPSE_OBJECTIVES, "epochs": COLLAPSE_EPOCHS})
-save_figure("02_collapse_std", fig_s, summary, {"objectives": COLLAPSE_OBJECTIVES, "epochs": COLLAPSE_EPOCHS})
+collapse_config = {"objectives": COLLAPSE_OBJECTIVES, "epochs": COLLAPSE_EPOCHS}
+save("02_collapse_distances", plots.figure_pair_distances({k: r.distances for k, r in runs.items()}, ncols=5),
+     collapse_numbers, collapse_config)
+save("02_collapse_std", plots.figure_collapse_std(runs), collapse_numbers, collapse_config)
 plt.show()
 
 # %% [markdown]
 # ## Claims
+# The paper prints no number for these results: Theorem 3 and Figures 4 and 5 are exact statements and
+# pictures. The known answers are closed forms: the simplex's Gram entries $-1/(N-1)$ and its value
+# $h(2N/(N-1))$, RKL's constant, and $1/\sqrt d$ for uniform points.
 
 # %%
 convex = [k for k in results if divergences.get(k[0]).uniformity_guaranteed and k[1] <= k[2] + 1]
 worst = max(results[k].diagnostics.gram_max for k in convex)
+worst_gap = max(abs(results[k].value - results[k].simplex_value) for k in convex)
 beyond = [k for k in results if divergences.get(k[0]).uniformity_guaranteed and k[1] > k[2] + 1]
 rkl_spread = min(results[k].diagnostics.gram_max for k in results if k[0] == "rkl")
 ney = [results[k] for k in results if k[0] == "neyman"]
-collapsed = [k for k, s in summary.items() if s["collapsed"]]
+collapsed = [k for k, s in collapse_numbers.items() if s["collapsed"]]
+uniform_std = next(iter(runs.values())).uniform_std
 rows = [
-    Claim("strictly convex h, N <= d+1: minimiser is the regular simplex", "Theorem 3 (exact)",
-          f"max |x_i.x_j + 1/(N-1)| = {worst:.1e} over {len(convex)} runs", f"sizes {SIZES}, c=1, mu=1"),
-    Claim("N > d+1: no simplex; minimum above the Jensen bound", "not covered",
+    Claim("strictly convex h, N <= d+1: minimiser is the regular simplex",
+          "qualitative: regular simplex (Theorem 3, Figure 5); no number printed",
+          "closed form: x_i.x_j = -1/(N-1), value h(2N/(N-1)) (tolerance 1e-3 on x_i.x_j)",
+          f"max |x_i.x_j + 1/(N-1)| = {worst:.1e}, max |value - h(2N/(N-1))| = {worst_gap:.1e} over {len(convex)} runs",
+          f"sizes {SIZES}, c = {DEFAULTS.c:g}, mu = {DEFAULTS.mu:g}"),
+    Claim("N > d+1: no simplex; minimum above the Jensen bound", "no number printed (outside Theorem 3)",
+          "minimum > h(2N/(N-1)) (Jensen, not attained)",
           ", ".join(f"{k[0]} N={k[1]} d={k[2]}: +{results[k].value - results[k].simplex_value:.3f}" for k in beyond[:3]),
           "L-BFGS float64"),
-    Claim("RKL: every centred configuration minimises the negative term", "yes (h linear)",
+    Claim("RKL: every centred configuration minimises the negative term", "no number printed",
+          f"closed form log mu - 1 - c 2N/(N-1) = {rkl_closed_form:.6f} (N=6)",
           f"values {', '.join(f'{x:.6f}' for x in rkl_values.values())}; minimiser min gram_max {rkl_spread:.2f}",
           "N=6, d=8"),
-    Claim("Neyman (concave h): not driven to the simplex", "no guarantee",
+    Claim("Neyman (concave h): not driven to the simplex", "no number printed (outside Theorem 3)", "",
           f"antipodal clusters: antipodal pair fraction {min(r.antipodal_fraction for r in ney):.2f}-"
           f"{max(r.antipodal_fraction for r in ney):.2f}, value below simplex by "
           f"{min(r.simplex_value - r.value for r in ney):.1f}+", f"sizes {SIZES}"),
-    Claim("RKL/Neyman collapse in training; Table-1 f spread out", "RKL distances all 0 (Fig. 4)",
-          f"collapsed: {collapsed or 'none'}; " + ", ".join(f"{k} {s['collapse_std']:.4f}" for k, s in summary.items()),
-          f"digits, {COLLAPSE_EPOCHS} epoch(s), batch {COLLAPSE_BATCH}, lr {COLLAPSE_LR}; collapsed = std < 1% of 1/sqrt(d)"),
+    Claim("RKL collapses in training; Table-1 f spread out", "qualitative: RKL pair distances all 0 (Figure 4)",
+          f"uniform points: collapse std 1/sqrt(d) = {uniform_std:.4f}; collapsed below 1% of it",
+          f"collapsed: {collapsed or 'none'}; " + ", ".join(f"{k} {s['collapse_std']:.4f}" for k, s in collapse_numbers.items()),
+          f"digits, {COLLAPSE_EPOCHS} epoch(s), batch {COLLAPSE_BATCH}, lr {COLLAPSE_LR}"),
 ]
 display(Markdown(claims_table(rows)))

@@ -1,4 +1,5 @@
-"""The vMF coupling (known f-MI) and Theorem 4's estimation error against the batch size."""
+"""The vMF coupling (known f-MI) and Theorem 4 of f-MICL (Lu et al. 2023, arXiv:2402.10150): the
+estimation error against the batch size."""
 
 import math
 
@@ -7,8 +8,9 @@ import pytest
 import torch
 from scipy import integrate, special
 
-from analysis import estimation_error as E
-from analysis.vmf import VMFCoupling, log_mean_exp_inner
+from analysis.estimation import batch_size as B
+from analysis.estimation import error as E
+from analysis.gaussian.vmf import VMFCoupling, log_mean_exp_inner
 from fmicl_core import divergences
 from fmicl_core.losses import fmicl_terms
 
@@ -125,3 +127,21 @@ def test_bad_input_is_rejected():
         E.estimation_error_study(ns=(8,), reps=2)
     with pytest.raises(ValueError, match="unknown divergence"):
         E.population_fmi("kld", VMFCoupling())
+
+
+def test_batch_sizes_up_to():
+    assert E.batch_sizes_up_to(8) == (8,)
+    assert E.batch_sizes_up_to(1000) == (8, 16, 32, 64, 128, 256, 512)
+    assert E.DEFAULT_NS == E.batch_sizes_up_to(1024)
+    with pytest.raises(ValueError, match="max_n=4"):
+        E.batch_sizes_up_to(4)
+
+
+def test_wins_over_infonce():
+    results = {"random init": {"knn_acc": 0.1},
+               "infonce": {"batch_size": [32, 64], "knn_acc": [0.5, 0.6]},
+               "kl": {"batch_size": [32, 64], "knn_acc": [0.55, 0.6]},
+               "js": {"batch_size": [32, 64], "knn_acc": [0.7, 0.7]}}
+    assert B.wins_over(results) == {"kl": 1, "js": 2}
+    assert B.wins_over({"kl": results["kl"]}) == {}
+
