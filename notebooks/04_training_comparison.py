@@ -40,7 +40,8 @@ import tempfile
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from analysis import batch_size
+from analysis.estimation import batch_size
+from analysis.estimation.plots import figure_batch_size
 from analysis.gallery import Claim, claims_table, save
 from analysis.training import comparison as tc
 from analysis.training.plots import plot_comparison
@@ -81,9 +82,9 @@ plt.show()
 
 # %%
 bs = batch_size.batch_size_study(BATCH_OBJECTIVES, BATCH_SIZES, base, out_dir=runs_dir)
-bs_fig = batch_size.figure(bs, "kNN vs batch size (digits)")
+bs_fig = figure_batch_size(bs, "kNN vs batch size (digits)")
 plt.show()
-kl_wins = sum(k > i for k, i in zip(bs["kl"]["knn_acc"], bs["infonce"]["knn_acc"]))
+kl_wins = batch_size.wins_over(bs)["kl"]
 
 # %% [markdown]
 # ## Paper-scale commands (GPU)
