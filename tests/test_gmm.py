@@ -1,5 +1,5 @@
-"""analysis.gmm: the GMM data model, the Fisher subspace, and whether linear contrastive encoders
-recover it (spec theory_papers.md section 1)."""
+"""analysis.mixtures and the command analysis.gmm: the Gaussian-mixture model, its Fisher subspace,
+and whether linear contrastive encoders recover it (Bansal, Kavis & Sanghavi 2024, arXiv:2411.03517)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import gmm as G
-from analysis.gmm_clip import clip_experiment, make_two_modal
-from analysis.gmm_digits import DigitsCoupling, digits_experiment, load_split
-from analysis.gmm_encoder import TrainConfig, fit_linear_encoder, inner_infonce, make_loss
-from analysis.gmm_metrics import angles_deg, effective_basis, lda_projection
-from analysis.gmm_model import between_scatter, make_gmm
+from analysis import gmm as command
+from analysis.mixtures import methods as M
+from analysis.mixtures.clip import clip_experiment, make_two_modal
+from analysis.mixtures.digits import DigitsCoupling, digits_experiment, load_split
+from analysis.mixtures.encoder import EncoderTraining, fit_linear_encoder, inner_infonce, make_loss
+from analysis.mixtures.metrics import angles_deg, effective_basis, lda_projection
+from analysis.mixtures.model import between_scatter, make_gmm
+from analysis.runner import GALLERY
 
 # Budgets (fresh pairs every step). The angle error is statistical and grows as delta falls: at
-# delta = 0.3, 1M pairs gave 2.8-4.9 degrees over seeds, 2M pairs 2.9-3.3, and the spec's setting
+# delta = 0.3, 1M pairs gave 2.8-4.9 degrees over seeds, 2M pairs 2.9-3.3, and the command's default
 # (6000 steps x B = 512, 3M pairs) 2.1 and 1.9 for seeds 0 and 1.
-INFONCE = {1.0: TrainConfig(steps=1500, batch=256), 0.3: TrainConfig(steps=6000, batch=512)}
-FMICL = TrainConfig(steps=600, batch=128)
+INFONCE = {1.0: EncoderTraining(steps=1500, batch=256), 0.3: EncoderTraining(steps=6000, batch=512)}
+FMICL = EncoderTraining(steps=600, batch=128)
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +36,14 @@ def comparison(gmm):
     """InfoNCE at delta = 1 and 0.3 (inner product), LDA, PCA, raw: one shared test draw."""
     rows = []
     for delta, config in INFONCE.items():
-        rows += G.compare(gmm, (delta,), (G.method("infonce", config),), with_baselines=delta == 1.0)
+        rows += M.compare(gmm, (delta,), (M.method("infonce", config),), with_baselines=delta == 1.0)
     return {(s.method, None if math.isnan(s.delta) else s.delta): s for s in rows}
 
 
 @pytest.fixture(scope="module")
 def fmicl_rows(gmm):
     """f-MICL KL and JS (f-Gaussian, sigma = 1, alpha = 1) at delta = 1."""
-    rows = G.compare(gmm, (1.0,), tuple(G.method(n, fmicl_config=FMICL) for n in ("kl", "js")),
+    rows = M.compare(gmm, (1.0,), tuple(M.method(n, fmicl_config=FMICL) for n in ("kl", "js")),
                      with_baselines=False)
     return {s.method: s for s in rows}
 
@@ -138,11 +140,30 @@ def test_bad_inputs_are_rejected():
     with pytest.raises(ValueError, match="similarity"):
         make_loss("kl", "inner")
     with pytest.raises(ValueError, match="unknown method"):
-        G.method("pca2")
+        M.method("pca2")
     with pytest.raises(ValueError, match="finite"):
         fit_linear_encoder((np.full((10, 3), np.nan), np.zeros((10, 3))), r=2)
     with pytest.raises(ValueError, match="r="):
         fit_linear_encoder((np.zeros((10, 3)), np.zeros((10, 3))), r=4)
+
+
+def test_the_other_losses_are_fmicl_cores():
+    """NT-Xent with cosine similarity and the spectral loss are fmicl_core's own objectives; the
+    inner-product InfoNCE takes no f-MICL hyper-parameter."""
+    from fmicl_core import losses
+
+    a, b = torch.randn(8, 3), torch.randn(8, 3)
+    assert make_loss("infonce", "cosine", temperature=0.2)(a, b).item() == pytest.approx(
+        losses.infonce_loss(a, b, 0.2).item(), abs=1e-6)
+    assert make_loss("spectral")(a, b).item() == pytest.approx(losses.spectral_loss(a, b).item(), abs=1e-6)
+    with pytest.raises(ValueError, match="alpha"):
+        make_loss("infonce", "inner", alpha=1.0)
+
+
+def test_encoder_training_is_validated():
+    for bad in (dict(steps=0), dict(batch=1), dict(lr=float("nan")), dict(init_scale=-1.0), dict(seed=-1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            EncoderTraining(**bad)
 
 
 # --- the claim: InfoNCE finds the Fisher subspace, PCA does not ----------------------------------
@@ -173,9 +194,9 @@ def test_fmicl_collapses_to_a_subspace_of_the_fisher_subspace(fmicl_rows):
 
 @pytest.mark.slow
 def test_uncentred_means_leave_one_direction_off(gmm):
-    """Spec pitfall: with a non-zero global mean the mean direction enters the loss; three angles
-    converge, one does not."""
-    rows = G.compare(make_gmm(centred=False), (1.0,), (G.method("infonce", INFONCE[1.0]),),
+    """The argument that the InfoNCE optimum lies in the Fisher subspace needs centred means: with a
+    non-zero global mean the mean direction enters the loss; three angles converge, one does not."""
+    rows = M.compare(make_gmm(centred=False), (1.0,), (M.method("infonce", INFONCE[1.0]),),
                      with_baselines=False)
     angles = rows[0].angles
     assert angles[0] > 10.0 and angles[1] < 3.0, angles
@@ -183,7 +204,7 @@ def test_uncentred_means_leave_one_direction_off(gmm):
 
 def test_clip_shared_fisher_subspace_is_what_lda_on_the_shared_label_estimates():
     """Within a shared component the nuisance means act as extra within-class scatter, so the shared
-    Fisher subspace uses Sigma + S_b(nuisance) (gmm_clip docstring); sklearn's LDA agrees."""
+    Fisher subspace uses Sigma + S_b(nuisance) (analysis.mixtures.clip docstring); sklearn's LDA agrees."""
     model = make_two_modal()
     s = model.sample(200_000, np.random.default_rng(0))
     assert max(angles_deg(lda_projection(s.pairs.x, s.pairs.k, 4).T, model.shared_fisher("x"))) < 1.5
@@ -192,7 +213,7 @@ def test_clip_shared_fisher_subspace_is_what_lda_on_the_shared_label_estimates()
 
 @pytest.mark.slow
 def test_clip_recovers_the_shared_fisher_subspace_and_filters_the_nuisance():
-    rows = {s.method: s for s in clip_experiment(make_two_modal(), config=TrainConfig(steps=1500, batch=256))}
+    rows = {s.method: s for s in clip_experiment(make_two_modal(), config=EncoderTraining(steps=1500, batch=256))}
     for m in ("x", "y"):
         clip, pca = rows[f"clip[{m}]"], rows[f"pca[{m}]"]
         assert clip.max_angle < 3.0, (m, clip.angles)
@@ -202,15 +223,34 @@ def test_clip_recovers_the_shared_fisher_subspace_and_filters_the_nuisance():
 
 @pytest.mark.slow
 def test_digits_infonce_closes_most_of_the_pca_to_lda_gap():
-    rows = digits_experiment(deltas=(1.0,), config=TrainConfig(steps=1000, batch=256))
+    rows = digits_experiment(deltas=(1.0,), config=EncoderTraining(steps=1000, batch=256))
     ours, lda, pca = rows[0], rows[1], rows[2]
     assert (ours.nmi - pca.nmi) > 0.75 * (lda.nmi - pca.nmi)
 
 
-def test_cli_writes_figure_and_json(tmp_path, monkeypatch):
-    monkeypatch.setenv("FMICL_FIGURES", str(tmp_path))
-    G.main(["--deltas", "1", "--methods", "infonce", "kl", "--steps", "30", "--fmicl-steps", "10",
-            "--n-test", "300"])
+def test_cli_writes_figure_and_json(tmp_path):
+    command.main(["--deltas", "1", "--methods", "infonce", "kl", "--steps", "30", "--fmicl-steps", "10",
+                  "--n-test", "300", "--out-dir", str(tmp_path)])
     data = json.loads((tmp_path / "gmm_vs_lda.json").read_text())
     assert [r["method"] for r in data["numbers"]["rows"]] == ["infonce", "kl", "lda", "pca", "raw"]
+    assert data["config"]["methods"] == ["infonce", "kl"] and data["config"]["alpha"] == M.FMICL_ALPHA
     assert (tmp_path / "gmm_vs_lda.png").stat().st_size > 0
+
+
+BAD_FLAGS = {
+    "--deltas 1 0": "--deltas 0.0", "--deltas nan": "--deltas nan",
+    "--methods infonce pca2": "unknown method 'pca2'", "--k 1": "--k=1", "--fmicl-batch 1": "--fmicl-batch=1",
+    "--steps 0": "--steps=0", "--n-test 3": "--n-test=3", "--alpha 0": "--alpha=0.0", "--sigma -1": "--sigma=-1.0",
+    "--lr inf": "--lr=inf", "--seed -1": "--seed=-1", f"--out-dir {GALLERY}": "tracked gallery",
+}
+
+
+@pytest.mark.parametrize("flags", BAD_FLAGS)
+def test_a_bad_flag_is_a_one_line_usage_error(flags, tmp_path, capsys):
+    out_dir = [] if "--out-dir" in flags else ["--out-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_:
+        command.main(flags.split() + out_dir)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("python -m analysis.gmm: error: ") and BAD_FLAGS[flags] in err[-1], err[-1]
+    assert "Traceback" not in "\n".join(err) and not list(tmp_path.iterdir())

@@ -1,7 +1,8 @@
-"""How good is a linear projection of GMM data (spec ``theory_papers.md`` §1.4 "Metrics"):
-principal angles to a target subspace (``scipy.linalg.subspace_angles``) and k-means NMI / ARI of
-the projected test points against the latent components; plus the two classical baselines, the
-supervised LDA projection (scikit-learn) and PCA.
+"""How good is a linear projection of mixture data: principal angles to a target subspace
+(``scipy.linalg.subspace_angles``) and k-means NMI / ARI of the projected test points against the
+latent components, the clustering metrics on which Bansal, Kavis & Sanghavi 2024 (arXiv:2411.03517)
+compare InfoNCE with LDA; plus the two classical baselines, the supervised LDA projection
+(scikit-learn) and PCA.
 """
 
 from __future__ import annotations

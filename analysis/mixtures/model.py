@@ -1,28 +1,32 @@
-"""The Gaussian-mixture data model of Bansal, Kavis & Sanghavi ("Understanding Contrastive Learning
-via Gaussian Mixture Models", spec ``theory_papers.md`` §1.1) and its Fisher/LDA subspace.
+"""The Gaussian-mixture data model of Bansal, Kavis & Sanghavi 2024 (arXiv:2411.03517), its coupled
+augmentation and its Fisher/LDA subspace.
 
-- ``x ~ sum_k pi_k N(mu_k, Sigma)`` with a latent component ``k`` and one *shared*, anisotropic
-  covariance ``Sigma = Q diag(geomspace(25, 0.25, d)) Q^T`` (§1.4).
-- Coupled ("noisy") augmentation of strength ``delta``: ``k+ = k`` with probability ``delta``, else
-  ``k+ ~ pi``; then ``x+ ~ N(mu_{k+}, Sigma)`` independently of ``x`` given ``(k, k+)``. So
-  ``P(k+ = k | k) = delta + (1 - delta) pi_k > pi_k`` and ``delta = 1`` is the paper's v1 augmentation
-  (another independent draw from the same component).
+- ``x ~ sum_k pi_k N(mu_k, Sigma)`` with a latent component ``k`` and one *shared*, non-isotropic
+  covariance; :func:`make_gmm` builds this package's instance, ``Sigma = Q diag(geomspace(25, 0.25,
+  d)) Q^T``.
+- Coupled augmentation of strength ``delta`` (a parametrisation of the paper's "noisy" coupled
+  draw, whose augmentation is biased towards the sample's component): ``k+ = k`` with probability
+  ``delta``, else ``k+ ~ pi``; then ``x+ ~ N(mu_{k+}, Sigma)`` independently of ``x`` given
+  ``(k, k+)``. So ``P(k+ = k | k) = delta + (1 - delta) pi_k > pi_k``, and ``delta = 1`` is the
+  paper's augmentation as another independent draw from the same component.
 - Fisher subspace: the top ``K - 1`` generalised eigenvectors of ``S_b v = lambda S_w v`` with
   ``S_b = sum_k pi_k (mu_k - mu_bar)(mu_k - mu_bar)^T`` and ``S_w = Sigma``, i.e.
-  ``span{Sigma^{-1} (mu_k - mu_bar)}`` (§1.1, "Target").
+  ``span{Sigma^{-1} (mu_k - mu_bar)}``: the subspace supervised LDA estimates, and the one the paper
+  shows InfoNCE finds.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import scipy.linalg
 
-__all__ = ["GMM", "Pairs", "between_scatter", "coupled_labels", "fisher_subspace", "make_gmm",
-           "random_orthogonal"]
+from fmicl_core import validation
+
+__all__ = ["GMM", "Pairs", "between_scatter", "coupled_labels", "coupling_strength", "fisher_subspace",
+           "make_gmm", "random_orthogonal"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,12 @@ class Pairs:
     k_pos: np.ndarray
 
 
-def _check_probability(name: str, value: float, allow_zero: bool = False) -> float:
-    lo_ok = value >= 0 if allow_zero else value > 0
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo_ok and value <= 1):
-        interval = "[0, 1]" if allow_zero else "(0, 1]"
-        raise ValueError(f"{name}={value!r} is not allowed; it must lie in {interval}")
-    return float(value)
-
-
-def _check_count(name: str, value: int, least: int = 1) -> int:
-    if not (isinstance(value, (int, np.integer)) and value >= least):
-        raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= {least}")
-    return int(value)
+def coupling_strength(delta: object) -> float:
+    """A coupling strength ``delta`` in (0, 1] (at 0 the pair carries no information)."""
+    value = validation.unit_interval("delta", delta)
+    if value == 0.0:
+        raise ValueError(f"delta={delta!r} is not allowed; it must lie in (0, 1]")
+    return value
 
 
 def coupled_labels(k: np.ndarray, pi: np.ndarray, delta: float, rng: np.random.Generator) -> np.ndarray:
@@ -64,7 +62,7 @@ def between_scatter(means: np.ndarray, pi: np.ndarray) -> np.ndarray:
 def fisher_subspace(means: np.ndarray, pi: np.ndarray, within: np.ndarray, r: int | None = None) -> np.ndarray:
     """Orthonormal (d, r) basis of the top-``r`` generalised eigenspace of ``S_b v = lambda S_w v``
     (``r = K - 1`` by default: the Fisher/LDA subspace; ``scipy.linalg.eigh`` solves the pencil)."""
-    r = means.shape[0] - 1 if r is None else _check_count("r", r)
+    r = means.shape[0] - 1 if r is None else validation.integer("r", r)
     if r > means.shape[0] - 1:
         raise ValueError(f"r={r} is not allowed; S_b has rank at most K - 1 = {means.shape[0] - 1}")
     _, vecs = scipy.linalg.eigh(between_scatter(means, pi), within)
@@ -94,14 +92,11 @@ class GMM:
                              f"they must be ({d}, {d}) and ({k},) for means of shape ({k}, {d})")
         if not np.isclose(self.pi.sum(), 1.0) or (self.pi < 0).any():
             raise ValueError(f"pi={self.pi} is not allowed; it must be a probability vector")
-        _check_probability("delta", self.delta)
-
-    @property
-    def d(self) -> int:
-        return self.means.shape[1]
+        object.__setattr__(self, "delta", coupling_strength(self.delta))
 
     @property
     def k(self) -> int:
+        """The number of components."""
         return self.means.shape[0]
 
     def with_delta(self, delta: float) -> GMM:
@@ -116,13 +111,18 @@ class GMM:
     def _chol(self) -> np.ndarray:
         return np.linalg.cholesky(self.cov)
 
+    @property
+    def d(self) -> int:
+        """The dimension of the data."""
+        return self.means.shape[1]
+
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One sample ``N(mu_label, Sigma)`` per label."""
         return self.means[labels] + rng.standard_normal((labels.shape[0], self.d)) @ self._chol.T
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` samples and their components."""
-        labels = rng.choice(self.k, size=_check_count("n", n), p=self.pi)
+        labels = rng.choice(self.k, size=validation.integer("n", n), p=self.pi)
         return self.draw(labels, rng), labels
 
     def sample_pairs(self, n: int, rng: np.random.Generator) -> Pairs:
@@ -134,14 +134,15 @@ class GMM:
 
 def make_gmm(d: int = 20, k: int = 5, delta: float = 1.0, centred: bool = True, mean_scale: float = 1.5,
              eig_max: float = 25.0, eig_min: float = 0.25, seed: int = 0) -> GMM:
-    """The spec's instance (§1.4): uniform ``pi``, ``Sigma = Q diag(geomspace(eig_max, eig_min, d)) Q^T``
-    with a random orthogonal ``Q``, ``mu_k ~ N(0, mean_scale^2 I)``, centred (``sum_k pi_k mu_k = 0``)
-    unless ``centred=False``."""
-    d, k = _check_count("d", d, 2), _check_count("k", k, 2)
-    if not (0 < eig_min <= eig_max and math.isfinite(eig_max)) or not mean_scale > 0:
-        raise ValueError(f"eig_min={eig_min}, eig_max={eig_max}, mean_scale={mean_scale} are not allowed; "
-                         "need 0 < eig_min <= eig_max < inf and mean_scale > 0")
-    rng = np.random.default_rng(seed)
+    """This package's instance: uniform ``pi``, ``Sigma = Q diag(geomspace(eig_max, eig_min, d)) Q^T``
+    with a random orthogonal ``Q`` (a 100:1 spread of variances, so that PCA and LDA disagree),
+    ``mu_k ~ N(0, mean_scale^2 I)``, centred (``sum_k pi_k mu_k = 0``) unless ``centred=False``."""
+    d, k = validation.integer("d", d, 2), validation.integer("k", k, 2)
+    mean_scale = validation.positive("mean_scale", mean_scale)
+    eig_min = validation.positive("eig_min", eig_min)
+    if validation.number("eig_max", eig_max) < eig_min:
+        raise ValueError(f"eig_max={eig_max!r} is not allowed; it must be >= eig_min={eig_min:g}")
+    rng = np.random.default_rng(validation.integer("seed", seed, 0))
     q = random_orthogonal(d, rng)
     cov = (q * np.geomspace(eig_max, eig_min, d)) @ q.T
     means = mean_scale * rng.standard_normal((k, d))

@@ -1,20 +1,21 @@
-"""Linear contrastive encoders ``f(x) = A x`` trained on (sample, augmentation) pairs (spec
-``theory_papers.md`` §1.1 "Encoder", "Loss" and §1.4 "Training").
+"""Linear contrastive encoders ``f(x) = A x`` trained on (sample, augmentation) pairs, the encoder
+of Bansal, Kavis & Sanghavi 2024 (arXiv:2411.03517).
 
-The GMM paper's loss is InfoNCE with the *unnormalised* inner product ``s(x, x') = <Ax, Ax'>``; it is
-not an f-MICL objective (those L2-normalise the embeddings), so it lives here as
-:func:`inner_infonce`. Every other objective comes from :func:`fmicl_core.objectives.make`, so the
-f-MICL divergences, NT-Xent with cosine similarity and the spectral loss are the package's own code.
+Their loss is InfoNCE with the *unnormalised* inner product ``s(x, x') = <Ax, Ax'>``; it is not an
+f-MICL objective (those L2-normalise the embeddings), so it lives here as :func:`inner_infonce`.
+Every other objective comes from :func:`fmicl_core.objectives.make`, so the f-MICL divergences
+(Lu et al. 2023, arXiv:2402.10150), NT-Xent with cosine similarity (Chen et al. 2020,
+arXiv:2002.05709) and the spectral loss (HaoChen et al. 2021, arXiv:2106.04156) are the package's
+own code.
 
-Training minimises the loss over mini-batches with Adam and a cosine learning-rate decay. The
-batches come either from a *fixed* sample of ``n`` pairs (random rows each step, so ``n`` is a real
-parameter of the sweeps) or from a *stream* of fresh pairs every step (the population objective the
-theory is about).
+Training minimises the loss over mini-batches with Adam and a cosine learning-rate decay
+(:class:`EncoderTraining`). The batches come either from a *fixed* sample of ``n`` pairs (random
+rows each step, so ``n`` is a real parameter of the sweeps) or from a *stream* of fresh pairs every
+step (the population objective the theory is about).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -24,13 +25,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fmicl_core import divergences, objectives
+from fmicl_core import divergences, objectives, validation
+from fmicl_core.objective_config import ObjectiveConfig
 
-__all__ = ["LinearEncoder", "Source", "TrainConfig", "fit_linear_encoder", "inner_infonce",
-           "fixed_source", "make_loss", "stream_source", "train_linear"]
+__all__ = ["INNER_TEMPERATURE", "EncoderTraining", "LinearEncoder", "Source", "fit_linear_encoder",
+           "fixed_source", "inner_infonce", "make_loss", "stream_source", "train_linear"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Draw = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+
+INNER_TEMPERATURE = 1.0
+"""The temperature of :func:`inner_infonce`: with the unnormalised inner product a temperature only
+rescales ``A``, so tau = 1 loses nothing."""
+
+_SIMILARITIES = {"infonce": ("inner", "cosine"), "spectral": ("inner",),
+                 **{name: ("gaussian", "cosine") for name in divergences.names()}}
 
 
 @dataclass(frozen=True)
@@ -41,43 +50,48 @@ class Source:
     draw: Draw
 
 
-def inner_infonce(z1: Tensor, z2: Tensor, temperature: float = 1.0) -> Tensor:
-    """Symmetric InfoNCE with the unnormalised inner product (spec §1.1 "Loss", CLIP's form):
-    logits ``<z1_i, z2_j> / tau``; each row of ``z1`` must pick its positive ``z2_i`` among the batch and
+def inner_infonce(z1: Tensor, z2: Tensor, temperature: float = INNER_TEMPERATURE) -> Tensor:
+    """Symmetric InfoNCE with the unnormalised inner product (CLIP's form): logits
+    ``<z1_i, z2_j> / tau``; each row of ``z1`` must pick its positive ``z2_i`` among the batch and
     each row of ``z2`` its ``z1_i``; the loss is the mean of the two cross-entropies."""
     logits = z1 @ z2.T / temperature
     target = torch.arange(z1.shape[0], device=z1.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-def make_loss(objective: str = "infonce", similarity: str = "inner", temperature: float = 1.0,
+def make_loss(objective: str = "infonce", similarity: str = "inner", temperature: float | None = None,
               **hyper: object) -> LossFn:
     """The loss ``fn(z1, z2)`` for ``objective`` under ``similarity``.
 
-    - ``infonce`` + ``inner``: :func:`inner_infonce` (the GMM paper's form);
+    - ``infonce`` + ``inner``: :func:`inner_infonce` (the GMM paper's form; ``temperature`` default
+      :data:`INNER_TEMPERATURE`);
     - ``infonce`` + ``cosine``: NT-Xent on L2-normalised embeddings (``fmicl_core``);
     - an f-MICL divergence + ``gaussian`` or ``cosine``: ``fmicl_core.objectives.make(objective, ...)``
       with ``hyper`` (sigma, alpha, mu, beta); the embeddings are L2-normalised there;
     - ``spectral`` + ``inner``: HaoChen et al.'s loss on the raw embeddings.
+
+    Outside the inner-product InfoNCE an unset ``temperature`` or hyper-parameter is the package's
+    default (:data:`fmicl_core.objective_config.DEFAULTS`).
     """
-    allowed = {"infonce": ("inner", "cosine"), "spectral": ("inner",)}
-    allowed.update({name: ("gaussian", "cosine") for name in divergences.names()})
-    if objective not in allowed:
-        raise ValueError(f"unknown objective {objective!r}; allowed: {', '.join(allowed)}")
-    if similarity not in allowed[objective]:
-        raise ValueError(f"similarity={similarity!r} is not allowed for {objective!r}; "
-                         f"allowed: {', '.join(allowed[objective])}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature={temperature!r} is not allowed; it must be a finite number > 0")
+    validation.choice("objective", objective, _SIMILARITIES)
+    validation.choice(f"similarity for {objective}", similarity, _SIMILARITIES[objective])
+    if temperature is not None:
+        hyper["temperature"] = validation.positive("temperature", temperature)
     if objective == "infonce" and similarity == "inner":
-        return lambda z1, z2: inner_infonce(z1, z2, temperature)
-    obj = objectives.make(objective, similarity=similarity, temperature=temperature, **hyper)
+        tau = hyper.pop("temperature", INNER_TEMPERATURE)
+        if hyper:
+            raise ValueError(f"hyper-parameters {sorted(hyper)} are not allowed for the inner-product InfoNCE")
+        return lambda z1, z2: inner_infonce(z1, z2, tau)
+    if objective != "spectral":
+        hyper["similarity"] = similarity
+    obj = objectives.make(ObjectiveConfig.of(name=objective, **hyper))
     return lambda z1, z2: obj(z1, z2)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings (spec §1.4: B = 512, Adam 5e-3 with cosine decay, init N(0, 0.05^2))."""
+class EncoderTraining:
+    """How a linear encoder is optimised: ``steps`` Adam steps of ``batch`` pairs, learning rate
+    ``lr`` with cosine decay, ``A`` initialised ``N(0, init_scale^2)``, seeded by ``seed``."""
 
     steps: int = 2000
     batch: int = 512
@@ -86,15 +100,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= (2 if name == "batch" else 1)):
-                raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= "
-                                 f"{2 if name == 'batch' else 1}")
-        for name in ("lr", "init_scale"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > 0")
+        object.__setattr__(self, "steps", validation.integer("steps", self.steps))
+        object.__setattr__(self, "batch", validation.integer("batch", self.batch, 2))
+        object.__setattr__(self, "lr", validation.positive("lr", self.lr))
+        object.__setattr__(self, "init_scale", validation.positive("init_scale", self.init_scale))
+        object.__setattr__(self, "seed", validation.integer("seed", self.seed, 0))
 
 
 @dataclass(frozen=True)
@@ -152,14 +162,14 @@ def stream_source(sampler, dims: tuple[int, int], chunk: int = 64) -> Source:
 
 
 def train_linear(source: Source, loss: LossFn, r: int, shared: bool = True,
-                 config: TrainConfig = TrainConfig()) -> list[LinearEncoder]:
+                 config: EncoderTraining = EncoderTraining()) -> list[LinearEncoder]:
     """Train linear encoders on batches ``source.draw(batch, gen) -> (x, x_pos)`` by minimising
     ``loss(A x, A' x_pos)``: one encoder for both views when ``shared`` (augmentation pairs), else one
     per view (the CLIP form; the views may differ in dimension, ``source.dims``)."""
     dims = source.dims[:1] if shared else source.dims
     if shared and source.dims[0] != source.dims[1]:
         raise ValueError(f"views have dimensions {source.dims}; a shared encoder needs equal ones")
-    if not (isinstance(r, int) and 1 <= r <= min(dims)):
+    if validation.integer("r", r) > min(dims):
         raise ValueError(f"r={r!r} is not allowed; it must be an integer in [1, {min(dims)}]")
     gen = torch.Generator().manual_seed(config.seed)
     weights = [(config.init_scale * torch.randn(r, d, generator=gen)).requires_grad_() for d in dims]
@@ -183,13 +193,13 @@ def train_linear(source: Source, loss: LossFn, r: int, shared: bool = True,
 
 
 def fit_linear_encoder(pairs, objective: str = "infonce", similarity: str = "inner", r: int | None = None,
-                       temperature: float = 1.0, config: TrainConfig = TrainConfig(),
+                       temperature: float | None = None, config: EncoderTraining = EncoderTraining(),
                        **hyper: object) -> LinearEncoder:
     """A linear encoder ``A`` (r, d) trained with ``objective`` (:func:`make_loss`; ``hyper`` such as
     sigma, alpha go to ``fmicl_core``) on ``pairs``:
 
-    - a fixed sample: :class:`~analysis.gmm_model.Pairs` or an ``(x, x_pos)`` tuple of arrays;
-    - or a model with ``sample_pairs(n, rng)`` (a :class:`~analysis.gmm_model.GMM`): fresh pairs
+    - a fixed sample: :class:`~analysis.mixtures.model.Pairs` or an ``(x, x_pos)`` tuple of arrays;
+    - or a model with ``sample_pairs(n, rng)`` (a :class:`~analysis.mixtures.model.GMM`): fresh pairs
       every step, i.e. stochastic optimisation of the population loss.
 
     ``r`` defaults to ``K - 1``, K counted from the model or from ``pairs.k`` (counted, never trained on).

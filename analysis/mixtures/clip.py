@@ -1,19 +1,22 @@
-"""The CLIP extension of the GMM analysis (spec ``theory_papers.md`` §1.2 (iv) and §1.4 "CLIP variant").
+"""The CLIP extension of the Gaussian-mixture question: Bansal, Kavis & Sanghavi 2024
+(arXiv:2411.03517) state that in a multi-modal mixture the CLIP loss learns a subset of the
+Fisher-optimal subspace and filters out the noise from the representations.
 
 Two modalities share a latent component ``k`` and each has its own *nuisance* component:
 
     x = mu_k + eta_{j_x} + N(0, Sigma_x),     y = nu_{k+} + zeta_{j_y} + N(0, Sigma_y),
 
-with ``k+`` the coupled component of strength ``delta`` (``analysis.gmm_model.coupled_labels``) and
-``j_x, j_y`` independent uniform nuisance labels. Each modality is itself a GMM with K * J components
-``(k, j)`` and a shared covariance, so :class:`~analysis.gmm_model.GMM` draws it. For the shared label
-the within-class covariance of ``x`` is ``Sigma_x + S_b(eta)``, so the shared Fisher subspace of ``x`` is
-the top ``K - 1`` generalised eigenspace of ``S_b(mu) v = lambda (Sigma_x + S_b(eta)) v``.
+with ``k+`` the coupled component of strength ``delta`` (:func:`analysis.mixtures.model.coupled_labels`)
+and ``j_x, j_y`` independent uniform nuisance labels (this construction is ours). Each modality is
+itself a GMM with K * J components ``(k, j)`` and a shared covariance, so
+:class:`~analysis.mixtures.model.GMM` draws it. For the shared label the within-class covariance of
+``x`` is ``Sigma_x + S_b(eta)``, so the shared Fisher subspace of ``x`` is the top ``K - 1``
+generalised eigenspace of ``S_b(mu) v = lambda (Sigma_x + S_b(eta)) v``.
 
 Two linear encoders ``A_x, A_y`` are trained with the symmetric CLIP loss (InfoNCE with the inner
-product between modalities, :func:`analysis.gmm_encoder.inner_infonce`); the claim to measure is that
-``row(A_x)`` lies in the shared Fisher subspace of ``x`` (likewise for ``y``) and that the nuisance
-label cannot be read from the embedding (k-means NMI near 0), while PCA keeps it.
+product between modalities, :func:`analysis.mixtures.encoder.inner_infonce`); the claim to measure is
+that ``row(A_x)`` lies in the shared Fisher subspace of ``x`` (likewise for ``y``) and that the
+nuisance label cannot be read from the embedding (k-means NMI near 0), while PCA keeps it.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.gmm_encoder import TrainConfig, inner_infonce, stream_source, train_linear
-from analysis.gmm_metrics import Score, cluster_scores, lda_projection, pca_projection, score_projection
-from analysis.gmm_model import GMM, Pairs, between_scatter, coupled_labels, fisher_subspace, make_gmm
+from analysis.mixtures.encoder import EncoderTraining, inner_infonce, stream_source, train_linear
+from analysis.mixtures.metrics import Score, cluster_scores, lda_projection, pca_projection, score_projection
+from analysis.mixtures.model import (GMM, Pairs, between_scatter, coupled_labels, coupling_strength,
+                                     fisher_subspace, make_gmm)
+from fmicl_core import validation
 
 __all__ = ["ModalSample", "TwoModalGMM", "clip_experiment", "make_two_modal"]
 
@@ -42,7 +47,8 @@ class ModalSample:
 @dataclass(frozen=True)
 class TwoModalGMM:
     """Shared means ``mu`` (K, dx), ``nu`` (K, dy); nuisance means ``eta`` (J, dx), ``zeta`` (J, dy);
-    covariances ``cov_x``, ``cov_y``; coupling ``delta`` (module docstring)."""
+    covariances ``cov_x``, ``cov_y``; coupling ``delta`` (module docstring); ``k`` and ``j`` count the
+    shared and the nuisance components."""
 
     mu: np.ndarray
     nu: np.ndarray
@@ -53,6 +59,7 @@ class TwoModalGMM:
     delta: float = 1.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "delta", coupling_strength(self.delta))
         if self.mu.shape[0] != self.nu.shape[0] or self.eta.shape[0] != self.zeta.shape[0]:
             raise ValueError(f"mu/nu have {self.mu.shape[0]}/{self.nu.shape[0]} rows and eta/zeta "
                              f"{self.eta.shape[0]}/{self.zeta.shape[0]}; each pair must match")
@@ -62,17 +69,17 @@ class TwoModalGMM:
         return self.mu.shape[0]
 
     @property
+    def pi(self) -> np.ndarray:
+        """The shared components are equally likely."""
+        return np.full(self.k, 1.0 / self.k)
+
+    @property
     def j(self) -> int:
         return self.eta.shape[0]
 
-    @property
-    def pi(self) -> np.ndarray:
-        return np.full(self.k, 1.0 / self.k)
-
     def _parts(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(shared means, nuisance means, covariance) of modality ``which``."""
-        if which not in ("x", "y"):
-            raise ValueError(f"modality {which!r} is not allowed; allowed: x, y")
+        validation.choice("modality", which, ("x", "y"))
         return (self.mu, self.eta, self.cov_x) if which == "x" else (self.nu, self.zeta, self.cov_y)
 
     def modality(self, which: str) -> GMM:
@@ -102,7 +109,7 @@ class TwoModalGMM:
 
 def make_two_modal(dx: int = 20, dy: int = 16, k: int = 5, j: int = 3, delta: float = 1.0,
                    nuisance_scale: float = 3.0, seed: int = 0) -> TwoModalGMM:
-    """Each modality's shared part and covariance from :func:`~analysis.gmm_model.make_gmm` (centred
+    """Each modality's shared part and covariance from :func:`~analysis.mixtures.model.make_gmm` (centred
     means, anisotropic Sigma); nuisance means ``~ N(0, nuisance_scale^2 I)``, centred, stronger than the
     shared ones by default so that PCA sees mostly nuisance."""
     gx, gy = make_gmm(dx, k, seed=seed), make_gmm(dy, k, seed=seed + 1)
@@ -111,14 +118,14 @@ def make_two_modal(dx: int = 20, dy: int = 16, k: int = 5, j: int = 3, delta: fl
 
 
 def clip_experiment(model: TwoModalGMM, n_test: int = 5000, n_lda: int = 5000,
-                    config: TrainConfig = TrainConfig(), seed: int = 0) -> list[Score]:
+                    config: EncoderTraining = EncoderTraining(), seed: int = 0) -> list[Score]:
     """Train ``A_x, A_y`` with the symmetric CLIP loss on fresh pairs, then score, per modality, the
     CLIP encoder, supervised LDA on the shared label, PCA and the raw features: angles to the shared
     Fisher subspace, NMI/ARI of the shared label, and (``extra["nuisance_nmi"]``) k-means NMI of the
     nuisance label with J clusters."""
     r = model.k - 1
     source = stream_source(model, (model.mu.shape[1], model.nu.shape[1]))
-    encoders = train_linear(source, lambda a, b: inner_infonce(a, b, 1.0), r, shared=False, config=config)
+    encoders = train_linear(source, inner_infonce, r, shared=False, config=config)
     rng = np.random.default_rng(seed + 1)
     train, test = model.sample(n_lda, rng), model.sample(n_test, rng)
     scores = []
