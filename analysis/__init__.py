@@ -12,7 +12,9 @@ One rule for the layout:
 - a **top-level module is a command** (``python -m analysis.<command>``): its flags and the glue
   from them to the maths and plots, run by :func:`analysis.runner.run`, which does everything
   commands share (output folder, timing, one-line errors, figure and JSON, headline);
-- ``gallery`` is what the notebooks write, and ``reproduce`` runs the notebooks into the gallery.
+- what the commands share: ``runner`` (every command runs through it) and ``trainer_runs`` (the
+  trainer flags of the commands that train); ``gallery`` is what the notebooks write, and
+  ``reproduce`` runs the notebooks into the gallery.
 
 Analyses read runs through :mod:`fmicl_core.features` and get them from the trainer only through
 :func:`fmicl_core.train.ensure_run`.
