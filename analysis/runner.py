@@ -74,7 +74,7 @@ def _output_folder(out_dir: str) -> Path:
 
 def run(command: Command, argv: list[str] | None = None) -> dict:
     """Parse ``argv``, compute, write ``<out-dir>/<name>.png`` and ``.json``, print the headline;
-    returns the numbers written (with ``seconds``)."""
+    returns the numbers as written to the JSON (plain values, with ``seconds``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,7 +91,7 @@ def run(command: Command, argv: list[str] | None = None) -> dict:
         fig = command.plot(result, args) if command.plot is not None else None
     except (ValueError, OSError) as err:
         p.error(str(err))
-    numbers = dict(command.numbers(result) if command.numbers is not None else to_jsonable(result))
+    numbers = to_jsonable(command.numbers(result) if command.numbers is not None else result)
     numbers["seconds"] = time.perf_counter() - started
     config = {k: v for k, v in vars(args).items() if k not in ("out_dir", "name")}
     png = save_figure(folder, args.name, fig, numbers, config)

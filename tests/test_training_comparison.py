@@ -1,10 +1,13 @@
-"""Summaries of the training comparison: mean and sample sd per objective or alpha."""
+"""Trainer runs compared: mean and sample sd per objective or alpha; the comparison and the
+training-curves commands on real (tiny) runs, reused when their folders already hold them."""
 
+import json
 import math
 
 import pytest
 
-from analysis.training_comparison import RunSummary, summarise
+from analysis import training_comparison, training_curves
+from analysis.training.comparison import RunSummary, summarise
 
 
 def run(obj, seed, alpha, knn, linear):
@@ -19,3 +22,30 @@ def test_mean_and_sample_sd_per_group():
     assert table["kl"]["n"] == 2 and math.isnan(table["js"]["knn"][1])
     by_alpha = summarise(runs, key="alpha")
     assert by_alpha[1]["linear"][0] == 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
+def test_commands_on_a_real_run(tmp_path):
+    flags = ["--objectives", "kl", "--epochs", "1", "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path)]
+    first = training_comparison.main(flags)
+    run_dir = tmp_path / "runs" / "cmp-kl-s0"
+    stamp = (run_dir / "result.json").stat().st_mtime_ns
+    again = training_comparison.main(flags)  # the run folder holds the run: read, not trained again
+    assert (run_dir / "result.json").stat().st_mtime_ns == stamp and again["table"] == first["table"]
+    assert 0 < first["table"]["kl"]["knn"][0] <= 1
+    curves = training_curves.main([str(run_dir), "--out-dir", str(tmp_path)])
+    assert [r["epoch"] for r in curves["epochs"]] == [1] and (tmp_path / "training_curves.png").is_file()
+    assert json.loads((tmp_path / "training_curves.json").read_text())["numbers"]["result"]["knn_acc"] == \
+        pytest.approx(first["table"]["kl"]["knn"][0])
+
+
+@pytest.mark.parametrize("command,flags,needle", [
+    (training_comparison, ["--objectives", "hinge"], "unknown objective 'hinge'"),
+    (training_comparison, ["--epochs", "0"], "epochs=0"),
+    (training_curves, ["/nonexistent/run"], "has no config.json"),
+])
+def test_bad_flags_are_one_line_usage_errors(command, flags, needle, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        command.main([*flags, "--out-dir", str(tmp_path)])
+    assert exit_.value.code == 2 and needle in capsys.readouterr().err.strip().splitlines()[-1]
