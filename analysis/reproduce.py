@@ -7,7 +7,8 @@ unless ``--full`` (which sets ``QUICK = False`` in the cell tagged ``parameters`
 their figures ``NN_<what>.png`` with their JSON and their closing claims ``claims_NN_<name>.json``
 into the gallery (``--out-dir``, default the repository's ``figures/``, the only writer of that
 folder); the files of a notebook are removed before it runs, so the gallery holds exactly what this
-run wrote. REPORT.md gathers one row per claim with the notebook's runtime. A failing notebook is
+run wrote. REPORT.md gathers one row per claim with the notebook's runtime; ``REPORT.json`` records
+each notebook's last run, so ``--only`` updates the rows of the notebooks it runs and keeps the others. A failing notebook is
 reported with its cell and error, and the others still run.
 """
 
@@ -28,9 +29,9 @@ from tqdm import tqdm
 
 from analysis.gallery import gallery_dir
 from analysis.runner import GALLERY
-from fmicl_core.outputs import write_text
+from fmicl_core.outputs import save_json, write_text
 
-__all__ = ["NotebookRun", "list_notebooks", "main", "run_notebook", "write_report"]
+__all__ = ["NotebookRun", "list_notebooks", "main", "merge_runs", "run_notebook", "write_report"]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 _QUICK = re.compile(r"^QUICK\s*=\s*True\b", re.MULTILINE)
@@ -44,6 +45,7 @@ class NotebookRun:
     seconds: float
     error_cell: int | None = None
     error: str = ""
+    full: bool = False
 
     @property
     def ok(self) -> bool:
@@ -85,22 +87,36 @@ def run_notebook(path: Path, full: bool = False, timeout: int = 1200) -> Noteboo
                 client.execute_cell(cell, index)
     except (CellExecutionError, ValueError, RuntimeError, TimeoutError) as err:
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
-        return NotebookRun(path.stem, time.perf_counter() - start, index, lines[-1] if lines else repr(err))
+        return NotebookRun(path.stem, time.perf_counter() - start, index, lines[-1] if lines else repr(err), full)
     finally:
         os.environ.pop("FMICL_NOTEBOOK", None)
-    return NotebookRun(path.stem, time.perf_counter() - start)
+    return NotebookRun(path.stem, time.perf_counter() - start, full=full)
 
 
-def write_report(runs: list[NotebookRun], full: bool, folder: Path | None = None) -> Path:
-    """``REPORT.md``: the notebooks' status and runtime, then one row per claim."""
+def merge_runs(runs: list[NotebookRun], folder: Path | None = None) -> list[NotebookRun]:
+    """``runs`` together with the earlier runs recorded in ``REPORT.json`` of the notebooks not run
+    now (so ``--only`` keeps the other notebooks' rows); the record is rewritten."""
+    record = (folder or gallery_dir()) / "REPORT.json"
+    earlier = {}
+    if record.is_file():
+        try:
+            earlier = {r["name"]: NotebookRun(**r) for r in json.loads(record.read_text())}
+        except (json.JSONDecodeError, TypeError, KeyError):
+            earlier = {}  # an unreadable record is replaced by this run's
+    merged = sorted({**earlier, **{r.name: r for r in runs}}.values(), key=lambda r: r.name)
+    save_json(record, merged)
+    return merged
+
+
+def write_report(runs: list[NotebookRun], folder: Path | None = None) -> Path:
+    """``REPORT.md``: the notebooks' mode, status and runtime, then one row per claim."""
     folder = folder or gallery_dir()
-    mode = "full" if full else "quick"
-    lines = [f"# Reproduction report ({mode} mode)", "",
-             "Written by `python -m analysis.reproduce`; every number below comes from that run.", "",
-             "| notebook | status | runtime (s) |", "|---|---|---|"]
+    lines = ["# Reproduction report", "",
+             "Written by `python -m analysis.reproduce`; every number below comes from the run of its notebook.", "",
+             "| notebook | mode | status | runtime (s) |", "|---|---|---|---|"]
     for r in runs:
         status = "ok" if r.ok else f"FAILED at cell {r.error_cell}: {r.error}"
-        lines.append(f"| {r.name} | {status.replace('|', '/')} | {r.seconds:.0f} |")
+        lines.append(f"| {r.name} | {'full' if r.full else 'quick'} | {status.replace('|', '/')} | {r.seconds:.0f} |")
     lines += ["", "The paper's column holds only numbers a paper printed; the known answer is what holds without "
               "the paper (a closed form, an identity, or a simulation with its tolerance).", "",
               "| claim | source | paper's number | known answer | this run's number | config | runtime (s) |",
@@ -139,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run_notebook(path, args.full, args.timeout))
         if not runs[-1].ok:
             tqdm.write(f"{path.stem}: FAILED at cell {runs[-1].error_cell}: {runs[-1].error}")
-    report = write_report(runs, args.full)
+    report = write_report(merge_runs(runs))
     failed = [r.name for r in runs if not r.ok]
     print(f"{len(runs) - len(failed)}/{len(runs)} notebooks ran; report: {report}; "
           f"total {sum(r.seconds for r in runs):.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))

@@ -84,7 +84,7 @@ save("00_objectives_zoo", fig, {"special_cases": cases, "raw_cosine_outside_doma
 no_number = "identity; no number printed"
 rows = [
     Claim("KL + f-Gaussian = c·alignment + α·un-logged uniformity (Figure 3)", no_number, "residual 0 (float64 rounding)",
-          f"max residual {cases.kl_is_alignment_plus_unlogged_uniformity:.1e}", f"{BATCHES} batches, c={C}"),
+          f"max residual {cases.kl_is_alignment_plus_unlogged_uniformity:.1e}", f"{BATCHES} batches, c={C:g}"),
     Claim("DV-shifted KL = alignment-uniformity (Figure 3)", no_number, "residual 0 (float64 rounding)",
           f"max residual {cases.dv_kl_is_alignment_uniformity:.1e}", f"{BATCHES} batches"),
     Claim("χ²-MICL = spectral contrastive loss (Figure 3)", no_number, "residual 0 (float64 rounding)",

@@ -31,8 +31,9 @@ def test_failure_is_reported_and_others_run(tmp_path, monkeypatch):
     assert runs[1].ok
     rows = json.loads((tmp_path / "claims_01_good.json").read_text())
     assert rows == [{"claim": "c", "paper": "1", "known": "k", "this_run": "3", "config": "cfg"}]  # --full
-    report = reproduce.write_report(runs, full=True, folder=tmp_path).read_text()
+    report = reproduce.write_report(runs, folder=tmp_path).read_text()
     assert "FAILED at cell 1" in report and "| c | 01_good | 1 | k | 3 | cfg |" in report
+    assert "| 01_good | full | ok |" in report
 
 
 def test_missing_parameters_cell_is_an_error(tmp_path):
@@ -75,4 +76,11 @@ def test_rerun_replaces_exactly_the_notebooks_files(tmp_path, monkeypatch):
     monkeypatch.setenv("FMICL_FIGURES", str(tmp_path / "unused"))  # restored after main() sets it
     assert reproduce.main(["--out-dir", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "01_fresh.json", "02_other.json", "REPORT.md", "claims_01_good.json"]
+        "01_fresh.json", "02_other.json", "REPORT.json", "REPORT.md", "claims_01_good.json"]
+
+
+def test_only_keeps_the_other_notebooks_rows(tmp_path):
+    first = [reproduce.NotebookRun("01_a", 3.0), reproduce.NotebookRun("02_b", 5.0, full=True)]
+    reproduce.merge_runs(first, tmp_path)
+    merged = reproduce.merge_runs([reproduce.NotebookRun("02_b", 7.0)], tmp_path)
+    assert merged == [reproduce.NotebookRun("01_a", 3.0), reproduce.NotebookRun("02_b", 7.0)]
