@@ -16,7 +16,7 @@ import argparse
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
-from fmicl_core import data, models, validation
+from fmicl_core import data, models, paper_settings, validation
 from fmicl_core.augment import recipe_names
 from fmicl_core.objective_config import ObjectiveConfig, names as objective_names, supports_queue
 
@@ -56,25 +56,25 @@ class TrainConfig:
     workers: int = _f(2, "DataLoader worker processes of --augment torchvision")
     encoder: str = _f("small_cnn", f"encoder g: {', '.join(models.encoder_names())}")
     proj_hidden: int = _f(512, "hidden width of the projection head h")
-    proj_dim: int = _f(128, "embedding dimension d (paper: 512 for vision)")
+    proj_dim: int = _f(128, "embedding dimension d")
     proj_layers: int = _f(2, "number of Linear layers of the projection head (2: SimCLR v1, 3: v2)")
-    pred_hidden: int = _f(512, "hidden width of the MoCo v3 predictor (MoCo v3: 4096)")
+    pred_hidden: int = _f(512, "hidden width of the MoCo v3 predictor")
     queue_size: int = _f(256, "MoCo queue length K (a multiple of --batch-size; well below the dataset "
-                              "size, or the queue holds keys of the query's own image; MoCo CIFAR: 4096)")
+                              "size, or the queue holds keys of the query's own image)")
     moco_momentum: float = _f(0.9, "momentum m of the key encoder (MoCo v3: start of a cosine ramp to 1); "
-                                   "0.9 suits the few steps of digits, MoCo uses 0.99 on CIFAR")
+                                   "0.9 suits the few steps of digits")
     bn_splits: int = _f(8, "MoCo: BatchNorm statistics over this many groups of the batch (SplitBatchNorm, "
                            "the one-device form of ShuffleBN); 1 = plain BatchNorm")
     epochs: int = _f(20, "training epochs")
     batch_size: int = _f(128, "global batch size N (split evenly over the ranks under torchrun)")
     optimizer: str = _f("sgd", "optimizer: sgd (momentum, the paper's small-vision recipe) or adamw")
-    lr: float = _f(0.1, "peak learning rate (after warm-up; paper Table 7: 0.1 at N = 512)")
+    lr: float = _f(0.1, "peak learning rate (after warm-up)")
     momentum: float = _f(0.9, "SGD momentum")
     weight_decay: float = _f(5e-4, "weight decay")
     warmup_epochs: float = _f(2.0, "epochs of linear learning-rate warm-up from 0")
     schedule: str = _f("cosine", "learning-rate decay after warm-up: cosine (to 0), linear (to 0) or constant")
     knn_every: int = _f(5, "run the kNN monitor every this many epochs (and after the last); 0 = last only")
-    knn_k: int = _f(200, "neighbours k of the kNN monitor (paper: 200)")
+    knn_k: int = _f(200, "neighbours k of the kNN monitor")
     knn_t: float = _f(0.1, "temperature of the kNN vote weights exp(sim / t)")
     probe_iters: int = _f(500, "L-BFGS iterations of the final linear probe")
     probe_wd: float = _f(1e-4, "weight decay of the final linear probe")
@@ -195,9 +195,11 @@ def parser() -> argparse.ArgumentParser:
                     "features_init.npz, features.npz, result.json} and prints kNN and linear-probe "
                     "accuracy next to a randomly initialised encoder's.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    notes = paper_settings.help_notes()
     for flag, owner, f in _flags():
         default = f.default if f.default is not MISSING else None
         help = f.metadata["help"] + (f": {', '.join(objective_names())}" if flag == "--objective" else "")
+        help += f" (paper: {notes[f.name]})" if f.name in notes else ""
         dest = "objective_" + f.name if owner is ObjectiveConfig else f.name
         if f.type == "bool":
             p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help)

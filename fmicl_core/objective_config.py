@@ -53,9 +53,9 @@ class ObjectiveConfig:
     similarity: str = _f("gaussian", "f-MICL similarity: gaussian (f-Gaussian) or cosine")
     negatives: typing.Optional[str] = _f(None, "f-MICL negative pairs: two_view, one_view or cross; unset: "
                                                "the method's (two_view, cross for mocov3; moco uses its queue)")
-    sigma: float = _f(1.0 / math.sqrt(2.0), "f-Gaussian width sigma; 0.7071 gives (2 sigma^2)^-1 = 1 (f-MICL Table 7)")
-    alpha: float = _f(40.0, "weight alpha of the f-MICL negative term (f-MICL Table 7: 40)")
-    mu: float = _f(1.0, "f-Gaussian scale mu inside G (f-MICL Table 7: 1)")
+    sigma: float = _f(1.0 / math.sqrt(2.0), "f-Gaussian width sigma of G = mu exp(-d / (2 sigma^2))")
+    alpha: float = _f(40.0, "weight alpha of the f-MICL negative term")
+    mu: float = _f(1.0, "f-Gaussian scale mu inside G")
     temperature: float = _f(0.5, "temperature of infonce, of the cosine similarity and of alpha-CL")
     beta: float = _f(divergences.DEFAULT_BETA, "order beta > 1 of the Tsallis divergence")
     uniformity_t: float = _f(2.0, "t of the uniformity term of au (Wang & Isola 2020)")

@@ -11,24 +11,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALPHA_ABLATION", "MOCO", "PaperRun", "TABLE2_CIFAR10", "TABLE7", "cifar10_flags", "render", "runs"]
+__all__ = ["ALPHA_ABLATION", "MOCO", "MOCO_V3", "SIMCLR", "PaperRun", "TABLE2_CIFAR10", "TABLE7", "cifar10_flags", "help_notes",
+           "render", "runs"]
 
 TABLE7 = {
-    # dataset: batch N, embedding d, lr, (2 sigma^2)^-1, alpha, epochs, kNN k   (mu = 1 throughout)
-    "cifar10": dict(batch_size=512, proj_dim=512, lr=0.1, c=1.0, alpha=40.0, epochs=800, knn_k=200),
-    "stl10": dict(batch_size=64, proj_dim=512, lr=0.1, c=1.0, alpha=40.0, epochs=800, knn_k=200),
-    "tinyimagenet": dict(batch_size=256, proj_dim=512, lr=0.1, c=1.0, alpha=40.0, epochs=800, knn_k=200),
+    # dataset: batch N, embedding d, lr, (2 sigma^2)^-1, alpha, mu, epochs, kNN k
+    "cifar10": dict(batch_size=512, proj_dim=512, lr=0.1, c=1.0, alpha=40.0, mu=1.0, epochs=800, knn_k=200),
+    "stl10": dict(batch_size=64, proj_dim=512, lr=0.1, c=1.0, alpha=40.0, mu=1.0, epochs=800, knn_k=200),
+    "tinyimagenet": dict(batch_size=256, proj_dim=512, lr=0.1, c=1.0, alpha=40.0, mu=1.0, epochs=800, knn_k=200),
 }
 """f-MICL Table 7 (the vision rows); ``c = (2 sigma^2)^-1``, so sigma = 0.7071."""
+DATASET_NAMES = {"cifar10": "CIFAR-10", "stl10": "STL-10", "tinyimagenet": "TinyImageNet"}
 
+SIMCLR = dict(temperature=0.5)
+"""SimCLR's NT-Xent temperature on CIFAR-10 (Chen et al. 2020, arXiv:2002.05709)."""
 MOCO = dict(temperature=0.2, moco_momentum=0.99, queue_size=4096)
 """MoCo's InfoNCE temperature, key-encoder momentum and queue length on CIFAR."""
+MOCO_V3 = dict(pred_hidden=4096)
+"""The hidden width of MoCo v3's predictor (Chen, Xie & He 2021, arXiv:2104.02057)."""
 
 TABLE2_CIFAR10 = {
     # objective label: (method, objective, extra flags, paper's linear top-1 %)
     "MoCo": ("moco", "infonce", f"--temperature {MOCO['temperature']} --queue-size {MOCO['queue_size']} "
                                 f"--moco-momentum {MOCO['moco_momentum']}", "90.30±.19"),
-    "SimCLR": ("simclr", "infonce", "--temperature 0.5", "89.71±.37"),
+    "SimCLR": ("simclr", "infonce", f"--temperature {SIMCLR['temperature']}", "89.71±.37"),
     "AU": ("simclr", "au", "", "90.41±.26"),
     "KL": ("simclr", "kl", "", "90.61±.47"),
     "JS": ("simclr", "js", "", "89.66±.28"),
@@ -58,6 +64,21 @@ class PaperRun:
         return f"python -m fmicl_core.train {self.flags}"
 
 
+def help_notes() -> dict[str, str]:
+    """What the papers set for a trainer flag, by field name: the text ``--help`` shows after it."""
+    def per_dataset(key: str) -> str:
+        return "f-MICL Table 7: " + ", ".join(f"{DATASET_NAMES[d]} {row[key]:g}" for d, row in TABLE7.items())
+
+    t = TABLE7["cifar10"]
+    notes = {key: per_dataset(key) for key in ("batch_size", "proj_dim", "lr", "epochs", "knn_k")}
+    notes.update(alpha=f"f-MICL Table 7: {t['alpha']:g}", mu=f"f-MICL Table 7: {t['mu']:g}",
+                 sigma=f"f-MICL Table 7: (2 sigma^2)^-1 = {t['c']:g}, sigma = {(1 / (2 * t['c'])) ** 0.5:.4f}")
+    notes.update({key: f"MoCo on CIFAR: {value:g}" for key, value in MOCO.items()})
+    notes["temperature"] = f"SimCLR {SIMCLR['temperature']:g}, MoCo on CIFAR {MOCO['temperature']:g}"
+    notes.update({key: f"MoCo v3: {value:g}" for key, value in MOCO_V3.items()})
+    return notes
+
+
 def cifar10_flags() -> str:
     """The trainer flags of f-MICL Table 7's CIFAR-10 row (ResNet-18 with the CIFAR stem, SGD with a
     cosine schedule; the warm-up and weight decay, which the paper does not state, are SimCLR's)."""
@@ -65,7 +86,8 @@ def cifar10_flags() -> str:
     sigma = (1.0 / (2.0 * t["c"])) ** 0.5
     return (f"--dataset cifar10 --download --encoder resnet18 --batch-size {t['batch_size']} "
             f"--proj-dim {t['proj_dim']} --lr {t['lr']} --epochs {t['epochs']} --warmup-epochs 10 "
-            f"--weight-decay 5e-4 --knn-k {t['knn_k']} --knn-every 20 --alpha {t['alpha']:g} --sigma {sigma:.4f} --mu 1")
+            f"--weight-decay 5e-4 --knn-k {t['knn_k']} --knn-every 20 --alpha {t['alpha']:g} --sigma {sigma:.4f} "
+            f"--mu {t['mu']:g}")
 
 
 def runs(seed: int = 0) -> list[PaperRun]:

@@ -52,3 +52,14 @@ def test_rendered_commands_are_the_runs():
 def test_objective_defaults_are_the_table_7_values():
     table = paper_settings.TABLE7["cifar10"]
     assert DEFAULTS.c == pytest.approx(table["c"]) and DEFAULTS.alpha == table["alpha"]
+
+
+def test_help_shows_the_tables_values(capsys):
+    from fmicl_core.config import parser
+
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for note in paper_settings.help_notes().values():
+        assert f"(paper: {note})" in text, note
+    assert f"MoCo on CIFAR: {paper_settings.MOCO['queue_size']}" in text
