@@ -34,3 +34,21 @@ def test_contracts_fail_when_the_trainer_imports_analysis(tmp_path):
     result = lint(tmp_path)
     assert result.returncode != 0
     assert "fmicl_core never imports analysis BROKEN" in result.stdout
+
+
+def test_question_packages_keep_maths_and_figures_apart():
+    """In each analysis subpackage only plots.py draws, and no module parses flags or writes files:
+    the commands (top-level modules, through analysis.runner) do that."""
+    import ast
+
+    for path in sorted((ROOT / "analysis").glob("*/*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+        assert "argparse" not in imported and "analysis.runner" not in imported, path
+        assert "fmicl_core.outputs" not in imported and "analysis.gallery" not in imported, path
+        if path.name != "plots.py":
+            assert "matplotlib" not in imported and not any(m.startswith("matplotlib") for m in imported), path
