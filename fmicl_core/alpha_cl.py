@@ -110,13 +110,12 @@ def alpha_cl_loss(z1: Tensor, z2: Tensor, kind: str = "exp", temperature: float 
 
 
 def loss_fn(kind: str, config: ObjectiveConfig = DEFAULTS):
-    """``(fn(z1, z2), hyper)`` for the objective registry: the dual2 loss with weights ``kind`` and
-    the temperature, exponent (unset: the kind's own) and eps_alpha of ``config``."""
+    """``fn(z1, z2)`` for the objective registry: the dual2 loss with weights ``kind`` and the
+    temperature, exponent (unset: the kind's own) and eps_alpha of ``config``."""
     validation.choice("alpha weights", kind, WEIGHTS)
     exponent = DEFAULT_EXPONENT[kind] if config.alpha_exponent is None else config.alpha_exponent
-    hyper = dict(temperature=config.temperature, alpha_exponent=exponent, alpha_eps=config.alpha_eps)
 
     def fn(z1: Tensor, z2: Tensor) -> Tensor:
-        return alpha_cl_loss(z1, z2, kind, **hyper)
+        return alpha_cl_loss(z1, z2, kind, config.temperature, exponent, config.alpha_eps)
 
-    return fn, hyper
+    return fn

@@ -63,7 +63,7 @@ from fmicl_core.config import RESUMABLE, TrainConfig, from_args
 from fmicl_core.distributed import rank_and_world
 from fmicl_core.evaluate import ProbeProtocol, knn_accuracy, linear_probe
 from fmicl_core.export import compute_features, encode
-from fmicl_core.features import RunFolder, save_features
+from fmicl_core.features import Features, RunFolder, save_features
 from fmicl_core.methods import SimCLR, build_method
 from fmicl_core.outputs import check_writable, save_json, write_text
 
@@ -234,21 +234,20 @@ def _optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optim
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _accuracies(config: TrainConfig, xtr: Tensor, ytr: Tensor, xte: Tensor, yte: Tensor,
-                probe: bool) -> tuple[float, float]:
-    """kNN and (when ``probe``) linear-probe accuracy of train/test features."""
-    knn = knn_accuracy(xtr, ytr, xte, yte, config.knn_k, config.knn_t)
-    lin = linear_probe(xtr, ytr, xte, yte, _protocol(config)) if probe else math.nan
-    return knn, lin
+def _accuracies(config: TrainConfig, feats: Features, device: torch.device) -> tuple[float, float]:
+    """kNN and linear-probe accuracy of the encoder features of a features file's arrays."""
+    xtr, ytr, xte, yte = (torch.from_numpy(a).to(device) for a in (
+        feats.train_encoder, feats.train_labels, feats.test_encoder, feats.test_labels))
+    return (knn_accuracy(xtr, ytr, xte, yte, config.knn_k, config.knn_t),
+            linear_probe(xtr, ytr, xte, yte, _protocol(config)))
 
 
-def _evaluate(model: SimCLR, train: data.ImageData, test: data.ImageData, config: TrainConfig,
-              probe: bool) -> tuple[float, float]:
-    """:func:`_accuracies` of the encoder features of the un-augmented images."""
+def _knn_monitor(model: SimCLR, train: data.ImageData, test: data.ImageData, config: TrainConfig) -> float:
+    """kNN accuracy of the encoder features of the un-augmented images (the per-epoch monitor)."""
     recipe = config.resolved_recipe()
     xtr, _ = encode(model, train.images, recipe)
     xte, _ = encode(model, test.images, recipe)
-    return _accuracies(config, xtr, train.labels.to(xtr.device), xte, test.labels.to(xtr.device), probe)
+    return knn_accuracy(xtr, train.labels.to(xtr.device), xte, test.labels.to(xtr.device), config.knn_k, config.knn_t)
 
 
 def _protocol(config: TrainConfig) -> ProbeProtocol:
@@ -280,9 +279,8 @@ class _Run:
             raise ValueError(f"batch_size={config.batch_size} must split into {self.world} equal "
                              f"rank batches (divisible by bn_splits={config.bn_splits} for moco)")
         self.folder = RunFolder(Path(config.out_dir) / config.run_name)
-        self.dir = self.folder.path
         if self.rank == 0:
-            check_writable(self.dir)
+            check_writable(self.folder.path)
         self.model = build_method(config, self.train.channels, self.train.image_size,
                                   gather_all=self.world > 1).to(self.device)
         self.cuda = self.device.type == "cuda"
@@ -294,6 +292,10 @@ class _Run:
         self.sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, estimate, steps
         self.floor = (math.nan, math.nan)
         self.metrics: list[str] = []  # the lines of metrics.jsonl
+
+    @property
+    def dir(self) -> Path:
+        return self.folder.path
 
     @property
     def checkpoint_path(self) -> Path:
@@ -316,9 +318,9 @@ class _Run:
                 self.write_metrics()
             return
         if self.rank == 0:
-            self.floor = _evaluate(self.model, self.train, self.test, self.config, probe=True)
-            save_features(self.folder.initial_features,
-                          compute_features(self.model, self.train, self.test, self.config))
+            initial = compute_features(self.model, self.train, self.test, self.config)
+            save_features(self.folder.initial_features, initial)
+            self.floor = _accuracies(self.config, initial, self.device)
             save_json(self.folder.config, self.config.to_dict())
             self.write_metrics()
 
@@ -405,7 +407,7 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
         if run.rank == 0:
             due = c.knn_every and run.epoch % c.knn_every == 0
             if due or run.epoch == c.epochs:
-                record["knn"] = _evaluate(run.model, run.train, run.test, c, probe=False)[0]
+                record["knn"] = _knn_monitor(run.model, run.train, run.test, c)
                 bar.write(f"epoch {run.epoch}: loss {record['loss']:.4f}, kNN {record['knn']:.4f}")
             run.metrics.append(json.dumps(record))
             run.write_metrics()
@@ -429,8 +431,7 @@ def train(config: TrainConfig) -> TrainResult:
             return TrainResult(run.dir, math.nan, math.nan, *floor, time.perf_counter() - started)
         feats = compute_features(run.model, run.train, run.test, run.config)
         save_features(run.folder.features, feats)
-        arrays = (feats.train_encoder, feats.train_labels, feats.test_encoder, feats.test_labels)
-        knn, lin = _accuracies(config, *(torch.from_numpy(a).to(run.device) for a in arrays), probe=True)
+        knn, lin = _accuracies(config, feats, run.device)
         result = TrainResult(run.dir, knn, lin, *run.floor, time.perf_counter() - started)
         save_json(run.folder.result, {k: v for k, v in asdict(result).items() if k != "run_dir"})
         return result

@@ -58,7 +58,8 @@ def test_exp_exponent_two_is_the_paper_p4_weight_and_inverse_is_a_power():
     d2 = torch.tensor([[0.1, 0.5, 1.5]], dtype=torch.float64)
     torch.testing.assert_close(alpha_cl.alpha_weights(d2, "exp", 0.5, 2.0), torch.exp(-d2**2 / 0.5))
     torch.testing.assert_close(alpha_cl.alpha_weights(d2, "inverse", 0.5, 1.5), (d2 + 0.5) ** -1.5)
-    assert alpha_cl.loss_fn("exp")[1]["alpha_exponent"] == 2.0  # p = 4 by default
+    z1, z2 = _views(seed=1)  # p = 4 (exponent 2) by default
+    torch.testing.assert_close(objectives.make("acl_exp")(z1, z2), alpha_cl.alpha_cl_loss(z1, z2, "exp", 0.5, 2.0))
 
 
 @pytest.mark.parametrize("name", ["acl_exp", "acl_quadratic", "acl_inverse"])

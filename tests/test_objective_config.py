@@ -11,7 +11,7 @@ import torch
 
 from fmicl_core import alpha_cl, losses, objectives, similarity, validation
 from fmicl_core.config import TrainConfig
-from fmicl_core.objective_config import DEFAULTS, ObjectiveConfig, names
+from fmicl_core.objective_config import BASELINES, DEFAULTS, ObjectiveConfig, names
 
 
 def test_defaults_are_the_papers_table_7():
@@ -39,6 +39,10 @@ def test_unknown_hyper_parameter_is_refused():
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="beside an ObjectiveConfig"):
         objectives.make(ObjectiveConfig("kl"), alpha=1.0)
+
+
+def test_every_baseline_has_a_builder():
+    assert tuple(objectives._BUILDERS) == BASELINES
 
 
 def test_make_by_name_equals_make_by_config():

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import special
+from scipy.special import gammaln, ive, roots_jacobi
 
 __all__ = ["VMFCoupling", "log_mean_exp_inner"]
 
@@ -49,8 +49,8 @@ def log_mean_exp_inner(d: int, kappa: float) -> float:
     if kappa == 0:
         return 0.0
     nu = d / 2.0 - 1.0
-    return float(special.gammaln(d / 2.0) - nu * math.log(kappa / 2.0)
-                 + math.log(special.ive(nu, kappa)) + kappa)
+    return float(gammaln(d / 2.0) - nu * math.log(kappa / 2.0)
+                 + math.log(ive(nu, kappa)) + kappa)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class VMFCoupling:
         """``E fn(t)`` under the coupling (``coupled=True``) or the product of the marginals, by
         Gauss-Jacobi quadrature with weight ``(1 - t^2)^((d-3)/2)``."""
         a = (self.d - 3) / 2.0
-        t, w = special.roots_jacobi(nodes, a, a)
+        t, w = roots_jacobi(nodes, a, a)
         w = w / w.sum()
         if coupled:
             w = w * np.exp(self.log_ratio(t))

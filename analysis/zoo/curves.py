@@ -67,7 +67,8 @@ def special_case_residuals(batches: int = 50, n: int = 16, dim: int = 8, c: floa
         gram = z1 @ z2.T
         off = ~torch.eye(n, dtype=torch.bool)
         i_chi2 = pearson.f_prime(gram.diagonal()).mean() - pearson.f_conj(pearson.f_prime(gram[off])).mean()
-        r_sp = max(r_sp, abs(float(spectral_loss(z1, z2) + i_chi2 + 1.0)))
+        haochen = spectral_loss(z1, z2)
+        r_sp = max(r_sp, abs(float(haochen + i_chi2 + 1.0)))
         nce = infonce_loss(z1, z2, temperature=sigma**2, include_positive=False) - math.log(2 * n - 2)
         gap = min(gap, float(dv_kl_loss(z1, z2, sigma=sigma) - nce))
     return SpecialCases(r_kl, r_dv, r_sp, gap, batches)
