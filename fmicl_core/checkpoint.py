@@ -7,7 +7,8 @@
   ``random``, numpy's legacy global generator, torch's CPU generator and every CUDA generator.
   (The trainer's data order and augmentations draw from generators seeded from
   ``(seed, epoch, step)``, so a position in the run determines them; see ``fmicl_core.train``.)
-- :func:`check_compatible` compares the config stored in a checkpoint with the resuming one.
+- :func:`check_compatible` compares the config stored in a checkpoint with the resuming one, and
+  :func:`restore` loads a stored state dict, naming the first key or shape that does not fit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import torch
 
 from fmicl_core.outputs import atomic_write
 
-__all__ = ["check_compatible", "load", "rng_state", "save", "set_rng_state"]
+__all__ = ["KEYS", "check_compatible", "load", "restore", "rng_state", "save", "set_rng_state"]
+
+KEYS = ("config", "model", "optimizer", "epoch", "step", "sums", "floor", "rng")
+"""What a trainer checkpoint holds."""
 
 
 def save(path: str | os.PathLike, state: dict) -> Path:
@@ -39,9 +43,25 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     except Exception as err:  # pickle, zip and torch errors all mean the same thing here
         raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a checkpoint "
                          f"({type(err).__name__})") from None
-    if not isinstance(state, dict) or "config" not in state or "model" not in state:
-        raise ValueError(f"checkpoint {str(path)!r} is not a trainer checkpoint (no config/model)")
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {str(path)!r} is not a trainer checkpoint (it holds a {type(state).__name__})")
+    missing = [key for key in KEYS if key not in state]
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} is not a complete trainer checkpoint: it lacks {missing[0]!r} "
+                         f"(a trainer checkpoint holds {', '.join(KEYS)})")
     return state
+
+
+def restore(path: str | os.PathLike, target: torch.nn.Module | torch.optim.Optimizer, state: dict,
+            what: str) -> None:
+    """``target.load_state_dict(state)``; a key or shape that does not fit is a one-line ``ValueError``."""
+    try:
+        target.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(err).__name__)
+        raise ValueError(f"checkpoint {str(path)!r}: the stored {what} does not fit this run's {what} "
+                         f"({detail})") from None
 
 
 def rng_state() -> dict:

@@ -13,10 +13,12 @@ flag is documented by construction.
 from __future__ import annotations
 
 import argparse
+import re
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
 from fmicl_core import data, models, paper_settings, validation
+from fmicl_core.cli import ArgumentParser
 from fmicl_core.augment import recipe_names
 from fmicl_core.objective_config import ObjectiveConfig, names as objective_names, supports_queue
 
@@ -27,9 +29,14 @@ DEFAULT_RECIPE = {"digits": "digits", "stl10": "stl10"}
 """Augmentation recipe per dataset when ``recipe='auto'`` (anything else: ``simclr``)."""
 METHOD_NEGATIVES = {"simclr": "two_view", "mocov3": "cross", "moco": "two_view"}
 """f-MICL negative set per method when ``negatives`` is unset (MoCo uses its queue instead)."""
-RESUMABLE = frozenset({"epochs", "stop_after", "knn_every", "device", "compile", "progress", "workers", "resume",
+RESUMABLE = frozenset({"stop_after", "knn_every", "device", "compile", "progress", "workers", "resume", "overwrite",
                        "out_dir", "name", "data_root", "download", "n_pairs", "probe_iters"})
-"""Fields that may differ between a checkpoint's config and the config that resumes it."""
+"""Fields that may differ between a checkpoint's config and the config that resumes it. ``epochs`` is
+not one: the learning-rate schedule is a function of the total number of epochs, so a run resumed
+with another count would continue a schedule that no run of either length follows."""
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=,-]*")
+"""Run folder names: letters, digits and ``_ . + = , -``, starting with a letter or digit (so never
+empty, ``..``, hidden, or a path)."""
 
 
 def _f(default: object, help: str) -> typing.Any:
@@ -87,7 +94,9 @@ class TrainConfig:
     seed: int = _f(0, "random seed (a cpu run is bit-for-bit repeatable)")
     out_dir: str = _f("runs", "folder of the run folders")
     name: typing.Optional[str] = _f(None, "run folder name (default: {method}-{objective}-{dataset}-s{seed})")
-    resume: bool = _f(False, "continue from <out-dir>/<name>/checkpoint.pt")
+    resume: bool = _f(False, "continue the unfinished run in <out-dir>/<name>/ from its checkpoint.pt")
+    overwrite: bool = _f(False, "delete the run already in <out-dir>/<name>/ and train anew (without it, or "
+                                "--resume, an existing run folder is refused)")
     stop_after: int = _f(0, "stop after this many epochs of this invocation, checkpoint written "
                             "(time-limited jobs; continue with --resume); 0 = run to the end")
 
@@ -149,7 +158,9 @@ class TrainConfig:
                    "optimizer": ("sgd", "adamw"), "schedule": ("cosine", "linear", "constant")}
         for key, allowed in choices.items():
             validation.choice(key, getattr(self, key), allowed)
-        for key in ("batch_size", "epochs", "proj_hidden", "proj_dim", "proj_layers", "pred_hidden",
+        validation.integer("batch_size", self.batch_size, minimum=2)  # a contrastive batch needs negatives
+        validation.integer("seed", self.seed, minimum=0)
+        for key in ("epochs", "proj_hidden", "proj_dim", "proj_layers", "pred_hidden",
                     "queue_size", "bn_splits", "knn_k", "probe_iters", "n_pairs"):
             validation.integer(key, getattr(self, key), minimum=1)
         for key in ("knn_every", "workers", "stop_after"):
@@ -161,6 +172,9 @@ class TrainConfig:
                 raise ValueError(f"{key}={getattr(self, key)!r} is not allowed; it must be >= 0")
         validation.unit_interval("moco_momentum", self.moco_momentum)
         validation.unit_interval("momentum", self.momentum, closed_right=False)
+        if self.method == "moco" and self.objective.negatives is not None:
+            raise ValueError(f"negatives={self.objective.negatives!r} does not apply to method 'moco', whose "
+                             "negatives are the queue; leave --negatives unset")
         if self.method == "moco":
             if not supports_queue(self.objective.name):
                 raise ValueError(f"objective {self.objective.name!r} has no queue form, so it cannot be used "
@@ -168,6 +182,13 @@ class TrainConfig:
             if self.queue_size % self.batch_size:
                 raise ValueError(f"queue_size={self.queue_size} is not a multiple of "
                                  f"batch_size={self.batch_size}")
+        if self.name is not None and (not isinstance(self.name, str) or not RUN_NAME.fullmatch(self.name)):
+            raise ValueError(f"name={self.name!r} is not allowed; a run name uses letters, digits and _ . + = , - "
+                             "and starts with a letter or digit (no folders, no '..')")
+        validation.device("device", self.device)
+        if self.resume and self.overwrite:
+            raise ValueError("resume=True and overwrite=True contradict each other; --resume continues the run "
+                             "in the folder, --overwrite deletes it")
         if self.dataset == "imagefolder" and not self.data_path:
             raise ValueError("dataset 'imagefolder' needs --data-path <folder of class sub-folders>")
         self.dataset_options()
@@ -188,13 +209,12 @@ def _flags() -> list[tuple[str, object, typing.Any]]:
 def parser() -> argparse.ArgumentParser:
     """An argparse parser with one documented flag per :class:`TrainConfig` field (and per field of
     its :class:`ObjectiveConfig`)."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m fmicl_core.train",
         description="Contrastive pre-training (SimCLR, MoCo, MoCo v3) with any f-MICL objective or "
                     "baseline; writes <out-dir>/<name>/{config.json, metrics.jsonl, checkpoint.pt, "
                     "features_init.npz, features.npz, result.json} and prints kNN and linear-probe "
-                    "accuracy next to a randomly initialised encoder's.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "accuracy next to a randomly initialised encoder's.")
     notes = paper_settings.help_notes()
     for flag, owner, f in _flags():
         default = f.default if f.default is not MISSING else None

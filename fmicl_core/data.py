@@ -9,8 +9,11 @@ Names (``names()``):
 
 - ``digits``: scikit-learn's bundled 8x8 digits, 1 channel, intensities 0..16 mapped to 0..255; the
   train/test split is a fixed stratified split (20 % test, seed 0): 1437 train and 360 test images.
-- ``cifar10``, ``cifar100``, ``stl10``: torchvision's readers of the official archives under ``root``;
-  ``download=True`` fetches them. ``verify=False`` skips torchvision's md5 checks (re-packed archives).
+- ``cifar10``, ``cifar100``: the official python archives under ``root`` (``download=True`` fetches
+  them), md5-checked file by file; ``verify=False`` skips the md5 checks (re-packed archives). Either
+  way the pickled batches are read by an unpickler that can only build arrays, lists and strings, so
+  a crafted file cannot run code.
+- ``stl10``: torchvision's reader of the official binary archive (no pickle).
   ``stl10`` options: ``unlabeled=True`` adds the 100k unlabeled images to the train split (label -1).
 - ``imagefolder``: ``path`` to a folder of class sub-folders (``torchvision.datasets.ImageFolder``);
   ``path/train`` and ``path/test`` (or ``path/val``) are used when present, otherwise the same
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import pickle
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -111,13 +115,34 @@ def _digits(root: str, train: bool, download: bool) -> ImageData:
     return _from_numpy(images[idx], bunch.target[idx], 10, "digits")
 
 
-def _unverified(cls: type) -> type:
-    """A torchvision CIFAR reader with its md5 checks off (file existence is still checked)."""
-    return type(cls.__name__ + "Unverified", (cls,), {
-        "train_list": [[f, None] for f, _ in cls.train_list],
-        "test_list": [[f, None] for f, _ in cls.test_list],
-        "meta": {**cls.meta, "md5": None},
-    })
+_ARRAY_GLOBALS = frozenset({
+    *((module, "_reconstruct") for module in ("numpy.core.multiarray", "numpy._core.multiarray")),
+    *((module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+})
+"""The only globals a CIFAR python batch may name: those that rebuild a numpy array."""
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """An unpickler that builds dicts, lists, strings, numbers and numpy arrays and nothing else, so a
+    crafted file cannot run code (a plain ``pickle.load`` calls whatever the file names)."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _ARRAY_GLOBALS:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR batch never does")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> dict:
+    """One file of the CIFAR python format (a pickled dict), read by :class:`_ArrayUnpickler`."""
+    try:
+        with open(path, "rb") as fh:
+            batch = _ArrayUnpickler(fh, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{str(path)!r} is not a CIFAR python batch ({err})") from None
+    if not isinstance(batch, dict):
+        raise ValueError(f"{str(path)!r} is not a CIFAR python batch (it holds a {type(batch).__name__})")
+    return batch
 
 
 def _torchvision(name: str, build: Callable[[], object]) -> object:
@@ -126,15 +151,39 @@ def _torchvision(name: str, build: Callable[[], object]) -> object:
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted ..."
         raise ValueError(f"dataset {name!r} not found or corrupt ({err}); pass download=True "
                          f"(python -m fmicl_core.train --download) to fetch it") from None
+    except OSError as err:  # the download failed
+        raise ValueError(f"dataset {name!r} could not be downloaded ({err})") from None
 
 
 def _cifar(name: str, root: str, train: bool, download: bool, verify: bool = True) -> ImageData:
+    """CIFAR-10/100 from the official python archive under ``root``; every file is md5-checked
+    (``verify``) and read by :func:`_read_batch`, never by ``pickle.load``."""
     from torchvision import datasets
+    from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    cls = cls if verify else _unverified(cls)
-    ds = _torchvision(name, lambda: cls(root, train=train, download=download))
-    return _from_numpy(ds.data.transpose(0, 3, 1, 2), ds.targets, len(ds.classes), name)
+    folder = Path(root) / cls.base_folder
+    files = [*(cls.train_list if train else cls.test_list), [cls.meta["filename"], cls.meta["md5"]]]
+    if download and not all(check_integrity(str(folder / f), md5) for f, md5 in files):
+        _torchvision(name, lambda: download_and_extract_archive(cls.url, root, filename=cls.filename,
+                                                                md5=cls.tgz_md5))
+    for f, md5 in files:
+        if not (folder / f).is_file():
+            raise ValueError(f"dataset {name!r} not found: {str(folder / f)!r} does not exist; pass "
+                             "download=True (python -m fmicl_core.train --download) to fetch it")
+        if verify and not check_integrity(str(folder / f), md5):
+            raise ValueError(f"dataset {name!r}: {str(folder / f)!r} does not match the official archive (md5); "
+                             "pass download=True to fetch it again, or verify=False for a re-packed copy")
+    batches = [_read_batch(folder / f) for f, _ in files[:-1]]
+    key = "labels" if name == "cifar10" else "fine_labels"
+    try:
+        images = np.concatenate([np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 32, 32) for b in batches])
+        labels = sum((list(b[key]) for b in batches), [])
+        classes = len(_read_batch(folder / files[-1][0])[cls.meta["key"]])
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"dataset {name!r} under {str(folder)!r} is not in the CIFAR python format "
+                         f"({type(err).__name__}: {err})") from None
+    return _from_numpy(images, labels, classes, name)
 
 
 def _stl10(root: str, train: bool, download: bool, unlabeled: bool = False) -> ImageData:

@@ -17,7 +17,8 @@ A features file holds (all float32 unless said otherwise):
 A run folder (:class:`RunFolder`) holds ``config.json``, ``metrics.jsonl`` (one JSON line per
 epoch), ``checkpoint.pt``, ``features_init.npz`` (the encoder at initialisation, the reference of
 every comparison), ``features.npz`` and ``result.json`` (the final and initial accuracies), the last
-written when the run is complete.
+written when the run is complete. One process at a time works in a run folder: it holds the
+folder's lock file ``.lock`` (:meth:`RunFolder.lock`) while it does; a second one is refused at once.
 
 :func:`load_features` checks keys, shapes, dtypes, finiteness and unit norms, and reads with
 ``allow_pickle=False``; every problem is a one-line ``ValueError``.
@@ -25,15 +26,18 @@ written when the run is complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+from filelock import FileLock, Timeout
 
-from fmicl_core.outputs import atomic_write
+from fmicl_core.outputs import atomic_write, remove_stale_temporaries
 
 __all__ = ["Features", "RunFolder", "load_features", "save_features"]
 
@@ -90,6 +94,10 @@ def load_features(path: str | os.PathLike) -> Features:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"features file {str(path)!r} does not exist")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+            raise ValueError(f"features file {str(path)!r} is not an .npz archive (no zip header); "
+                             "write one with fmicl_core.features.save_features")
     try:
         with np.load(path, allow_pickle=False) as npz:
             stored = {k: npz[k] for k in npz.files}
@@ -151,6 +159,37 @@ class RunFolder:
     @property
     def result(self) -> Path:
         return self.path / "result.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    def run_files(self) -> list[Path]:
+        """The files of a run that the folder holds now (none: the folder holds no run)."""
+        paths = (self.config, self.metrics, self.checkpoint, self.initial_features, self.features, self.result)
+        return [p for p in paths if p.is_file()]
+
+    def clear(self) -> None:
+        """Delete the run's files (``--overwrite``); other files in the folder are left alone."""
+        for path in self.run_files():
+            path.unlink()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[RunFolder]:
+        """Hold the folder's lock (creating the folder) for the duration; a one-line ``ValueError``
+        at once when another process holds it. Temporary files of killed writers are removed."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_file, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ValueError(f"run folder {str(self.path)!r} is in use by another running process; wait for it "
+                             "to finish or choose another --name") from None
+        try:
+            remove_stale_temporaries(self.path)
+            yield self
+        finally:
+            lock.release()
 
     @property
     def complete(self) -> bool:

@@ -1,8 +1,11 @@
 """The I/O leaf that the trainer and the analyses share: atomic writes, JSON, figures, output folders.
 
-Everything here is written through a temporary file in the target folder and ``os.replace``, so a
-reader, or a process killed with SIGKILL, sees the old file or the new one and never half of one.
-This module imports nothing of the package.
+Everything here is written through a temporary file in the target folder, flushed to disk
+(``fsync``) and moved onto the target with ``os.replace``, so a reader, a process killed with
+SIGKILL, or a power cut sees the old file or the new one and never half of one. Written files get
+the permissions the user's umask gives a new file (not ``mkstemp``'s 0600). A temporary file left
+by a killed writer (``.<name>.<pid>.<random>.tmp``, its process gone) is removed by the next write
+to the same folder. This module imports nothing of the package.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -17,18 +21,64 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "check_writable", "save_figure", "save_json", "to_jsonable", "write_text"]
+__all__ = ["atomic_write", "check_writable", "remove_stale_temporaries", "save_figure", "save_json", "to_jsonable",
+           "write_text"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files in ``folder`` whose writing process no longer exists."""
+    removed = []
+    for path in Path(folder).glob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _fsync(path: str | os.PathLike, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` in one ``os.replace``."""
+    """Call ``write(tmp_path)``, flush the result to disk and move it onto ``path`` in one
+    ``os.replace`` (module docstring)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE)
+        _fsync(tmp)
         os.replace(tmp, path)
+        if os.name == "posix":
+            _fsync(path.parent, directory=True)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -41,6 +41,7 @@ gradients (``gather_all``). On cuda: bf16 autocast, channels-last, optional ``to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -58,8 +59,8 @@ import torch.distributed as dist
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from fmicl_core import augment, checkpoint, data
-from fmicl_core.config import RESUMABLE, TrainConfig, from_args
+from fmicl_core import augment, checkpoint, data, validation
+from fmicl_core.config import RESUMABLE, TrainConfig, from_args, parser
 from fmicl_core.distributed import rank_and_world
 from fmicl_core.evaluate import ProbeProtocol, knn_accuracy, linear_probe
 from fmicl_core.export import compute_features, encode
@@ -67,7 +68,7 @@ from fmicl_core.features import Features, RunFolder, save_features
 from fmicl_core.methods import SimCLR, build_method
 from fmicl_core.outputs import check_writable, save_json, write_text
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "ensure_run", "epoch_order", "learning_rate",
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "ensure_run", "epoch_order", "learning_rate",
            "local_batch", "main", "train"]
 
 PERMUTATION, VIEWS, SAMPLE = 0, 1, 2  # streams of derive_seed
@@ -87,6 +88,10 @@ class TrainResult:
 
 class TrainingInterrupted(RuntimeError):
     """SIGTERM arrived; the checkpoint after the last finished step was written."""
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the weights became NaN or inf; the checkpoint of the last finished epoch is kept."""
 
 
 def derive_seed(*parts: int) -> int:
@@ -119,14 +124,10 @@ def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float
 
 
 def _device(config: TrainConfig) -> torch.device:
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if config.device == "auto":
-        return torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(config.device)
+    """The validated ``--device``; a bare ``cuda`` is this process's GPU under torchrun."""
+    device = validation.device("device", config.device)
     if device.type == "cuda" and device.index is None:
-        device = torch.device(f"cuda:{local}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {config.device!r} is not available; use --device cpu")
+        device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
     return device
 
 
@@ -271,9 +272,10 @@ class _Run:
         options = config.dataset_options()
         self.train = data.load_dataset(config.dataset, config.data_root, True, config.download, **options)
         self.test = data.load_dataset(config.dataset, config.data_root, False, config.download, **options)
-        if config.batch_size > len(self.train):
-            raise ValueError(f"batch_size={config.batch_size} is larger than the {len(self.train)} "
-                             f"training images of {config.dataset!r}")
+        for key in ("batch_size", "knn_k", "n_pairs"):
+            if getattr(config, key) > len(self.train):
+                raise ValueError(f"{key}={getattr(config, key)} is larger than the {len(self.train)} "
+                                 f"training images of {config.dataset!r}")
         per_rank = config.batch_size // self.world
         if config.batch_size % self.world or (config.method == "moco" and per_rank % config.bn_splits):
             raise ValueError(f"batch_size={config.batch_size} must split into {self.world} equal "
@@ -307,8 +309,8 @@ class _Run:
             state = checkpoint.load(self.checkpoint_path)
             checkpoint.check_compatible(self.checkpoint_path, state["config"], self.config.to_dict(),
                                         RESUMABLE)
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            checkpoint.restore(self.checkpoint_path, self.model, state["model"], "model")
+            checkpoint.restore(self.checkpoint_path, self.optimizer, state["optimizer"], "optimizer")
             checkpoint.set_rng_state(state["rng"])
             self.epoch, self.step = state["epoch"], state["step"]
             self.sums = state["sums"].to(self.device)
@@ -318,10 +320,10 @@ class _Run:
                 self.write_metrics()
             return
         if self.rank == 0:
+            save_json(self.folder.config, self.config.to_dict())
             initial = compute_features(self.model, self.train, self.test, self.config)
             save_features(self.folder.initial_features, initial)
             self.floor = _accuracies(self.config, initial, self.device)
-            save_json(self.folder.config, self.config.to_dict())
             self.write_metrics()
 
     def write_metrics(self) -> None:
@@ -363,8 +365,27 @@ def training_step(run: _Run, model: torch.nn.Module, x1: Tensor, x2: Tensor, lr:
     return loss.detach(), None if estimate is None else estimate.detach()
 
 
-def _epoch_record(run: _Run, lr: float, seconds: float, images: int) -> dict:
-    """The epoch's line of metrics.jsonl (loss and estimate averaged over steps and ranks)."""
+def _checked_step(run: _Run, model: torch.nn.Module, x1: Tensor, x2: Tensor, lr: float,
+                  progress: float) -> tuple[Tensor, Tensor | None]:
+    """:func:`training_step`, raising :class:`TrainingDiverged` (with the position) when the loss or
+    the embeddings are not finite (weights or activations blew up)."""
+    where = (f"training diverged at epoch {run.epoch + 1}, step {run.step + 1} (lr {lr:.3g})")
+    kept = f"the checkpoint of epoch {run.epoch} is kept" if run.epoch else "no checkpoint was written"
+    advice = f"{kept}; lower --lr or change the objective's settings"
+    try:
+        loss, estimate = training_step(run, model, x1, x2, lr, progress)
+    except validation.NonFinite as err:
+        raise TrainingDiverged(f"{where}: the embeddings hold NaN or inf ({err}); {advice}") from None
+    if not bool(torch.isfinite(loss)):
+        raise TrainingDiverged(f"{where}: the loss is {loss.item()}; {advice}")
+    return loss, estimate
+
+
+def _epoch_record(run: _Run, seconds: float, images: int) -> dict:
+    """The epoch's line of metrics.jsonl (loss and estimate averaged over steps and ranks; ``lr`` of
+    the epoch's last step)."""
+    steps = run.views.steps
+    lr = learning_rate(run.config, (run.epoch + 1) * steps - 1, steps)
     sums = run.sums.clone()
     if run.world > 1:
         dist.all_reduce(sums)
@@ -379,7 +400,6 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
     model = _step_model(run)
     bar = tqdm(total=(c.epochs - run.epoch) * steps - run.step, disable=not (c.progress and run.rank == 0),
                dynamic_ncols=True, leave=False)
-    lr = learning_rate(c, run.epoch * steps + run.step, steps)
     stop_epoch = min(c.epochs, run.epoch + c.stop_after) if c.stop_after else c.epochs
     while run.epoch < stop_epoch:
         run.model.train()
@@ -387,7 +407,7 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
         for x1, x2 in run.views.epoch(run.epoch, run.step):
             position = run.epoch * steps + run.step
             lr = learning_rate(c, position, steps)
-            loss, estimate = training_step(run, model, x1, x2, lr, (position + 1) / (c.epochs * steps))
+            loss, estimate = _checked_step(run, model, x1, x2, lr, (position + 1) / (c.epochs * steps))
             run.sums[0] += loss.double()
             run.sums[1] += 0.0 if estimate is None else estimate.double()
             run.sums[2] += 1
@@ -401,7 +421,7 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
                 run.save()
                 raise TrainingInterrupted(f"stopped by SIGTERM at epoch {run.epoch + 1}, step "
                                           f"{run.step}; continue with --resume")
-        record = _epoch_record(run, lr, time.perf_counter() - started, images)
+        record = _epoch_record(run, time.perf_counter() - started, images)
         run.epoch, run.step = run.epoch + 1, 0
         run.sums.zero_()
         if run.rank == 0:
@@ -415,11 +435,8 @@ def _loop(run: _Run, stop: _StopFlag) -> None:
     bar.close()
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train by ``config`` (fresh, or from the run folder's checkpoint with ``resume``), write the
-    run folder and return the final and the random-initialisation accuracies. A run stopped by
-    ``stop_after`` before its last epoch writes no features and no ``result.json`` and reports NaN
-    accuracies; ``resume`` finishes it."""
+def _train(config: TrainConfig) -> TrainResult:
+    """Train in the claimed run folder (:func:`train`)."""
     started = time.perf_counter()
     run = _Run(config)
     try:
@@ -440,6 +457,58 @@ def train(config: TrainConfig) -> TrainResult:
             dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def _claimed(folder: RunFolder) -> Iterator[RunFolder]:
+    """The run folder, locked by rank 0 for the duration (a second process is refused at once)."""
+    if os.environ.get("RANK", "0") != "0":
+        yield folder
+        return
+    with folder.lock():
+        yield folder
+
+
+def _describe(folder: RunFolder) -> str:
+    """What the run folder holds, for an error message."""
+    try:
+        stored = folder.read_json("config")
+        what = (f"{stored['method']} + {stored['objective']['name']} on {stored['dataset']}, "
+                f"{stored['epochs']} epochs")
+    except (ValueError, KeyError, TypeError):
+        what = "files " + ", ".join(p.name for p in folder.run_files())
+    return what + (", complete" if folder.complete else ", unfinished")
+
+
+def _prepare(folder: RunFolder, config: TrainConfig) -> None:
+    """Refuse to touch a run folder unless asked: ``resume`` continues an unfinished run,
+    ``overwrite`` deletes the run first, otherwise the folder must hold no run."""
+    if config.resume and folder.complete:
+        raise ValueError(f"run folder {str(folder.path)!r} holds a complete run ({_describe(folder)}); there is "
+                         "nothing to resume (--overwrite trains it again, another --name keeps it)")
+    if config.overwrite and os.environ.get("RANK", "0") == "0":
+        folder.clear()
+    elif not config.resume and folder.run_files():
+        raise ValueError(f"run folder {str(folder.path)!r} already holds a run ({_describe(folder)}); pass "
+                         "--resume to continue it, --overwrite to replace it, or choose another --name")
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train by ``config`` and write its run folder ``<out_dir>/<name>``: a fresh run in a folder
+    that holds no run, the unfinished run of the folder continued from its checkpoint with
+    ``resume``, or a new run replacing the folder's with ``overwrite``; any other use of an existing
+    run folder, or of one another process is training in, is a one-line ``ValueError``. Returns the
+    final and the random-initialisation accuracies. A run stopped by ``stop_after`` before its last
+    epoch writes no features and no ``result.json`` and reports NaN accuracies; ``resume`` finishes it."""
+    config = config.validate()
+    folder = RunFolder(Path(config.out_dir) / config.run_name)
+    if config.resume and not folder.checkpoint.is_file():
+        raise ValueError(f"cannot resume: {str(folder.checkpoint)!r} does not exist (start the run without --resume)")
+    if os.environ.get("RANK", "0") == "0":
+        check_writable(Path(config.out_dir))
+    with _claimed(folder):
+        _prepare(folder, config)
+        return _train(config)
+
+
 def _report(config: TrainConfig, result: TrainResult) -> str:
     knn = f"kNN (k={config.knn_k}, t={config.knn_t}, cosine, encoder features)"
     if math.isnan(result.knn_acc):
@@ -457,17 +526,21 @@ def _report(config: TrainConfig, result: TrainResult) -> str:
 def ensure_run(config: TrainConfig) -> TrainResult:
     """The finished run of ``config``: read from its run folder when that holds this very run
     (same config, ``result.json`` written), else trained, continuing from the folder's checkpoint
-    when one of a compatible config is there. A folder that holds a different run is never reused
-    or overwritten: that is a one-line ``ValueError``. This is how the analyses get a trained run."""
-    config = config.validate()
+    when one of the same config is there. A folder that holds a different run is never reused or
+    overwritten: that is a one-line ``ValueError``. This is how the analyses get a trained run."""
+    config = replace(config, resume=False, overwrite=False).validate()
     folder = RunFolder(Path(config.out_dir) / config.run_name)
-    if folder.config.is_file():
-        checkpoint.check_compatible(folder.path, folder.read_json("config"), config.to_dict(), RESUMABLE - {"epochs"})
-        if folder.complete:
-            done = folder.read_json("result")
-            return TrainResult(folder.path, **{k: done[k] if done[k] is not None else math.nan for k in done})
-        return train(replace(config, resume=folder.checkpoint.is_file()))
-    return train(replace(config, resume=False))
+    check_writable(Path(config.out_dir))
+    with _claimed(folder):
+        if folder.config.is_file():
+            checkpoint.check_compatible(folder.path, folder.read_json("config"), config.to_dict(), RESUMABLE)
+            if folder.complete:
+                done = folder.read_json("result")
+                return TrainResult(folder.path, **{k: done[k] if done[k] is not None else math.nan for k in done})
+            # an unfinished run of this config: continue it, or (killed before its first checkpoint) restart it
+            config = replace(config, resume=folder.checkpoint.is_file(), overwrite=not folder.checkpoint.is_file())
+        _prepare(folder, config)
+        return _train(config)
 
 
 def main(argv: list[str] | None = None) -> TrainResult | None:
@@ -479,8 +552,11 @@ def main(argv: list[str] | None = None) -> TrainResult | None:
     except TrainingInterrupted as err:
         print(err, file=sys.stderr)
         raise SystemExit(143) from None
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    except ValueError as err:  # bad input found while running, a refused run folder, divergence
+        parser().error(str(err))
+    except torch.cuda.OutOfMemoryError:
+        parser().error(f"out of GPU memory with batch_size={config.batch_size} on {config.device}; lower "
+                       "--batch-size (or use a smaller --encoder)")
     if os.environ.get("RANK", "0") == "0":
         print(_report(config, result))
     return result

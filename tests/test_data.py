@@ -49,12 +49,12 @@ def _cifar_rows(images: np.ndarray) -> np.ndarray:
     return images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
 
 
-def _dump(path, obj):
+def _dump(path, obj, protocol=pickle.DEFAULT_PROTOCOL):
     with open(path, "wb") as fh:
-        pickle.dump(obj, fh)
+        pickle.dump(obj, fh, protocol=protocol)
 
 
-def _write_cifar(root, hundred: bool, rng: np.random.Generator):
+def _write_cifar(root, hundred: bool, rng: np.random.Generator, protocol=pickle.DEFAULT_PROTOCOL):
     """A tiny archive in the CIFAR python format: CIFAR-10 has five train batches, CIFAR-100 one file."""
     classes = 100 if hundred else 10
     key = "fine_labels" if hundred else "labels"
@@ -65,16 +65,16 @@ def _write_cifar(root, hundred: bool, rng: np.random.Generator):
     for name in files:
         images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
         labels = rng.integers(0, classes, 3).tolist()
-        _dump(folder / name, {"data": _cifar_rows(images), key: labels})
+        _dump(folder / name, {"data": _cifar_rows(images), key: labels}, protocol)
         written[name] = (images, labels)
     meta_name, meta_key = ("meta", "fine_label_names") if hundred else ("batches.meta", "label_names")
     _dump(folder / meta_name, {meta_key: [f"class{i}" for i in range(classes)]})
     return written
 
 
-@pytest.mark.parametrize("hundred", [False, True])
-def test_cifar_reader_on_a_tiny_archive(tmp_path, hundred):
-    written = _write_cifar(tmp_path, hundred, np.random.default_rng(0))
+@pytest.mark.parametrize("hundred, protocol", [(False, 2), (True, 2), (False, 4), (True, 5)])
+def test_cifar_reader_on_a_tiny_archive(tmp_path, hundred, protocol):
+    written = _write_cifar(tmp_path, hundred, np.random.default_rng(0), protocol)
     name = "cifar100" if hundred else "cifar10"
     train = load_dataset(name, root=tmp_path, verify=False)
     test = load_dataset(name, root=tmp_path, train=False, verify=False)
@@ -88,6 +88,31 @@ def test_cifar_reader_on_a_tiny_archive(tmp_path, hundred):
     # the archive's files do not carry the official checksums: the default verified read refuses them
     with pytest.raises(ValueError, match="download=True"):
         load_dataset(name, root=tmp_path)
+
+
+class _RunsCode:
+    """What a crafted archive holds: unpickling it calls ``open(marker, "w")``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_a_crafted_cifar_archive_runs_no_code(tmp_path):
+    _write_cifar(tmp_path, False, np.random.default_rng(0))
+    marker = tmp_path / "code-ran"
+    _dump(tmp_path / "cifar-10-batches-py" / "data_batch_3", {"data": _RunsCode(marker), "labels": [0]})
+    with pytest.raises(ValueError, match=r"data_batch_3.*is not a CIFAR python batch.*names io\.open") as err:
+        load_dataset("cifar10", root=tmp_path, verify=False)
+    assert not marker.exists() and "\n" not in str(err.value)
+    _dump(tmp_path / "cifar-10-batches-py" / "data_batch_3", {"data": np.zeros((2, 5), np.uint8), "labels": [0, 1]})
+    with pytest.raises(ValueError, match="not in the CIFAR python format"):
+        load_dataset("cifar10", root=tmp_path, verify=False)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x80\x04truncated")
+    with pytest.raises(ValueError, match="data_batch_3.*is not a CIFAR python batch"):
+        load_dataset("cifar10", root=tmp_path, verify=False)
 
 
 def test_missing_dataset_says_how_to_get_it(tmp_path):

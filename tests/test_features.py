@@ -58,8 +58,11 @@ def test_bad_files_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_features(tmp_path / "missing.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="corrupt"):
+    with pytest.raises(ValueError, match="is not an .npz archive"):
         load_features(tmp_path / "junk.npz")
+    (tmp_path / "cut.npz").write_bytes(b"PK\x03\x04 a zip header and nothing after it")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_features(tmp_path / "cut.npz")
     arrays = {k: v for k, v in vars(example()).items() if k not in ("config", "pair_y")}
     np.savez(tmp_path / "partial.npz", **arrays, config=np.array("{}"))
     with pytest.raises(ValueError, match=r"lacks \['pair_y'\]"):

@@ -88,7 +88,7 @@ def test_seed_repeats_and_changes(tmp_path):
 def test_run_folder_contents(tmp_path):
     result = train(tiny(tmp_path, epochs=2))
     assert sorted(p.name for p in result.run_dir.iterdir()) == [
-        "checkpoint.pt", "config.json", "features.npz", "features_init.npz", "metrics.jsonl", "result.json"]
+        ".lock", "checkpoint.pt", "config.json", "features.npz", "features_init.npz", "metrics.jsonl", "result.json"]
     stored = json.loads((result.run_dir / "config.json").read_text())
     assert stored["objective"]["name"] == "kl" and TrainConfig.from_dict(stored) == tiny(tmp_path, epochs=2)
     done = json.loads((result.run_dir / "result.json").read_text())
@@ -175,7 +175,7 @@ def test_bad_input_is_one_line_error(tmp_path, kw, match):
 def test_resume_checks_config_and_folder(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         train(tiny(tmp_path, resume=True))
-    train(tiny(tmp_path, epochs=1))
+    train(tiny(tmp_path, stop_after=1))
     with pytest.raises(ValueError, match="trained with objective.name='kl', this run has objective.name='js'"):
         train(tiny(tmp_path, objective="js", resume=True))
     (tmp_path / "file").write_text("")
