@@ -12,7 +12,8 @@ Run folder ``<out_dir>/<name>/`` (:class:`fmicl_core.features.RunFolder`): ``con
 ``metrics.jsonl`` (one JSON line per epoch: loss, f-MI estimate, lr, kNN accuracy when evaluated,
 images/s, seconds), ``checkpoint.pt``, ``features_init.npz`` and ``features.npz`` (the encoder at
 initialisation and trained; :mod:`fmicl_core.features`) and, last, ``result.json``. Only rank 0
-writes. The analyses ask for a run through :func:`ensure_run`, which trains it only when its folder
+writes, holding the folder's lock for the whole run; a folder that holds a run is refused unless
+``resume`` (continue its unfinished run) or ``overwrite`` (delete it first) says what to do. The analyses ask for a run through :func:`ensure_run`, which trains it only when its folder
 does not hold it already.
 
 Optimisation: SGD with momentum (the paper's small-vision recipe) or AdamW; the learning rate rises
@@ -478,17 +479,22 @@ def _describe(folder: RunFolder) -> str:
     return what + (", complete" if folder.complete else ", unfinished")
 
 
-def _prepare(folder: RunFolder, config: TrainConfig) -> None:
+def _prepare(folder: RunFolder, config: TrainConfig) -> TrainConfig:
     """Refuse to touch a run folder unless asked: ``resume`` continues an unfinished run,
-    ``overwrite`` deletes the run first, otherwise the folder must hold no run."""
+    ``overwrite`` deletes the run first, otherwise the folder must hold no run. Returns the config
+    to train (a run killed before its first checkpoint is resumed by starting it again)."""
     if config.resume and folder.complete:
         raise ValueError(f"run folder {str(folder.path)!r} holds a complete run ({_describe(folder)}); there is "
                          "nothing to resume (--overwrite trains it again, another --name keeps it)")
+    if config.resume and not folder.checkpoint.is_file():
+        checkpoint.check_compatible(folder.path, folder.read_json("config"), config.to_dict(), RESUMABLE)
+        config = replace(config, resume=False, overwrite=True)
     if config.overwrite and os.environ.get("RANK", "0") == "0":
         folder.clear()
     elif not config.resume and folder.run_files():
         raise ValueError(f"run folder {str(folder.path)!r} already holds a run ({_describe(folder)}); pass "
                          "--resume to continue it, --overwrite to replace it, or choose another --name")
+    return config
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -500,27 +506,12 @@ def train(config: TrainConfig) -> TrainResult:
     epoch writes no features and no ``result.json`` and reports NaN accuracies; ``resume`` finishes it."""
     config = config.validate()
     folder = RunFolder(Path(config.out_dir) / config.run_name)
-    if config.resume and not folder.checkpoint.is_file():
-        raise ValueError(f"cannot resume: {str(folder.checkpoint)!r} does not exist (start the run without --resume)")
+    if config.resume and not folder.config.is_file():
+        raise ValueError(f"cannot resume: {str(folder.path)!r} holds no run (start the run without --resume)")
     if os.environ.get("RANK", "0") == "0":
         check_writable(Path(config.out_dir))
     with _claimed(folder):
-        _prepare(folder, config)
-        return _train(config)
-
-
-def _report(config: TrainConfig, result: TrainResult) -> str:
-    knn = f"kNN (k={config.knn_k}, t={config.knn_t}, cosine, encoder features)"
-    if math.isnan(result.knn_acc):
-        return (f"run {result.run_dir}: stopped before epoch {config.epochs} (--stop-after {config.stop_after}); "
-                "continue with --resume")
-    return "\n".join([
-        f"run {result.run_dir}: {config.method} + {config.objective.name} on {config.dataset}, "
-        f"{config.epochs} epochs, {result.seconds:.1f} s",
-        f"{knn}: {result.knn_acc:.4f}   random-init encoder: {result.random_knn_acc:.4f}",
-        f"linear probe: {result.linear_acc:.4f}   random-init encoder: {result.random_linear_acc:.4f}",
-        f"  ({_protocol(config).describe()})",
-    ])
+        return _train(_prepare(folder, config))
 
 
 def ensure_run(config: TrainConfig) -> TrainResult:
@@ -537,10 +528,22 @@ def ensure_run(config: TrainConfig) -> TrainResult:
             if folder.complete:
                 done = folder.read_json("result")
                 return TrainResult(folder.path, **{k: done[k] if done[k] is not None else math.nan for k in done})
-            # an unfinished run of this config: continue it, or (killed before its first checkpoint) restart it
-            config = replace(config, resume=folder.checkpoint.is_file(), overwrite=not folder.checkpoint.is_file())
-        _prepare(folder, config)
-        return _train(config)
+            config = replace(config, resume=True)
+        return _train(_prepare(folder, config))
+
+
+def _report(config: TrainConfig, result: TrainResult) -> str:
+    knn = f"kNN (k={config.knn_k}, t={config.knn_t}, cosine, encoder features)"
+    if math.isnan(result.knn_acc):
+        return (f"run {result.run_dir}: stopped before epoch {config.epochs} (--stop-after {config.stop_after}); "
+                "continue with --resume")
+    return "\n".join([
+        f"run {result.run_dir}: {config.method} + {config.objective.name} on {config.dataset}, "
+        f"{config.epochs} epochs, {result.seconds:.1f} s",
+        f"{knn}: {result.knn_acc:.4f}   random-init encoder: {result.random_knn_acc:.4f}",
+        f"linear probe: {result.linear_acc:.4f}   random-init encoder: {result.random_linear_acc:.4f}",
+        f"  ({_protocol(config).describe()})",
+    ])
 
 
 def main(argv: list[str] | None = None) -> TrainResult | None:

@@ -11,13 +11,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from fmicl_core import checkpoint, outputs
 from fmicl_core.features import RunFolder, load_features
 from fmicl_core.train import TrainingDiverged, _StopFlag, ensure_run, learning_rate, main, train
-from tests.test_train import metrics, tiny
+from tests.test_train import assert_same_state, metrics, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -111,11 +112,44 @@ def test_resume_refuses_another_epoch_count_and_a_finished_run(tmp_path, capsys)
         ensure_run(tiny(tmp_path, epochs=6))
 
 
-def test_ensure_run_restarts_a_run_killed_before_its_first_checkpoint(tmp_path):
+def test_a_run_killed_before_its_first_checkpoint_is_started_again(tmp_path):
     folder = RunFolder(tmp_path / "run")
     outputs.save_json(folder.config, tiny(tmp_path).to_dict())  # config.json is the first file written
-    result = ensure_run(tiny(tmp_path, epochs=4))
+    with pytest.raises(ValueError, match="already holds a run .*unfinished"):
+        train(tiny(tmp_path))
+    with pytest.raises(ValueError, match="epochs=4, this run has epochs=3"):
+        train(tiny(tmp_path, epochs=3, resume=True))
+    result = ensure_run(tiny(tmp_path))
     assert folder.complete and result.run_dir == folder.path
+    outputs.save_json(RunFolder(tmp_path / "cli").config, tiny(tmp_path, name="cli").to_dict())
+    assert train(tiny(tmp_path, name="cli", resume=True)).knn_acc == result.knn_acc
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
+    args = ["--dataset", "synthetic", "--synthetic-shape", "1,8,8", "--synthetic-size", "256", "--batch-size", "16",
+            "--epochs", "4", "--proj-hidden", "32", "--proj-dim", "16", "--knn-every", "0", "--knn-k", "10",
+            "--probe-iters", "5", "--n-pairs", "8", "--no-progress", "--device", "cpu", "--out-dir", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "fmicl_core.train", *args, "--name", "killed"]
+    rng, kills = np.random.default_rng(0), 0
+    while not RunFolder(tmp_path / "killed").complete and kills < 5:
+        resume = ["--resume"] if (tmp_path / "killed" / "config.json").exists() else []
+        proc = subprocess.Popen(command + resume, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=float(rng.uniform(1.0, 4.0)))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            kills += 1
+    subprocess.run(command + ["--resume"] * (not RunFolder(tmp_path / "killed").complete), env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    main([*args, "--name", "straight"])
+    assert kills >= 1
+    assert_same_state(checkpoint.load(tmp_path / "killed" / "checkpoint.pt"),
+                      checkpoint.load(tmp_path / "straight" / "checkpoint.pt"))
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "straight")
+    assert not list((tmp_path / "killed").glob(".*.tmp"))
 
 
 @pytest.mark.parametrize("name", ["", "../x", "a/b", "..", ".hidden", "/abs", "-flag", "a b", "x\\y"])

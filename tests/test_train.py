@@ -173,7 +173,7 @@ def test_bad_input_is_one_line_error(tmp_path, kw, match):
 
 
 def test_resume_checks_config_and_folder(tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(ValueError, match="holds no run"):
         train(tiny(tmp_path, resume=True))
     train(tiny(tmp_path, stop_after=1))
     with pytest.raises(ValueError, match="trained with objective.name='kl', this run has objective.name='js'"):
