@@ -57,6 +57,9 @@ class ImageData:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} "
                              f"{tuple(self.images.shape)}")
+        if self.images.shape[2] != self.images.shape[3]:
+            raise ValueError(f"images must be square (the augmentations and encoders assume H = W), got "
+                             f"{tuple(self.images.shape[1:])}; resize or crop them (imagefolder: image_size)")
         if self.labels.dtype != torch.int64 or self.labels.shape != self.images.shape[:1]:
             raise ValueError(f"labels must be int64 ({self.images.shape[0]},), got {self.labels.dtype} "
                              f"{tuple(self.labels.shape)}")
@@ -96,6 +99,11 @@ def _stratified_split(labels: np.ndarray, train: bool) -> np.ndarray:
     """Indices of the fixed stratified train/test split (``TEST_FRACTION``, seed 0)."""
     from sklearn.model_selection import train_test_split
 
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() < 2 or round(TEST_FRACTION * len(labels)) < np.count_nonzero(counts):
+        raise ValueError(f"{len(labels)} images in {np.count_nonzero(counts)} classes (the smallest has "
+                         f"{counts[counts > 0].min()}) are too few for the stratified {TEST_FRACTION:.0%} test split; "
+                         "every class needs 2 images and the test split one per class")
     train_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=TEST_FRACTION,
                                            stratify=labels, random_state=0)
     return np.sort(train_idx if train else test_idx)
@@ -200,10 +208,16 @@ def _read_folder(folder: Path, image_size: int | None) -> tuple[np.ndarray, np.n
 
     if not folder.is_dir():
         raise ValueError(f"imagefolder path {str(folder)!r} is not a folder")
-    ds = datasets.ImageFolder(str(folder))  # PIL loader, converted to RGB
+    try:
+        ds = datasets.ImageFolder(str(folder))  # PIL loader, converted to RGB
+    except (FileNotFoundError, RuntimeError) as err:  # no class folders, or no images in them
+        raise ValueError(f"imagefolder path {str(folder)!r} holds no class sub-folders of images ({err})") from None
     images = []
-    for pil_image, _ in ds:
-        image = TF.pil_to_tensor(pil_image)
+    for path, _ in ds.samples:
+        try:
+            image = TF.pil_to_tensor(ds.loader(path))
+        except OSError as err:  # PIL cannot read it
+            raise ValueError(f"imagefolder file {path!r} is not a readable image ({type(err).__name__})") from None
         if image_size is not None:
             image = TF.center_crop(TF.resize(image, image_size, antialias=True), image_size)
         images.append(image)

@@ -210,8 +210,7 @@ class MoCoV3(_Momentum):
 def build_method(config, in_channels: int, image_size: int, gather_all: bool = False) -> SimCLR:
     """The method of ``config`` (a :class:`fmicl_core.config.TrainConfig`) with freshly
     initialised weights (from the global torch RNG)."""
-    options = {"image_size": image_size} if config.encoder == "mlp" else {}
-    encoder = models.make_encoder(config.encoder, in_channels, **options)
+    encoder = models.make_encoder(config.encoder, in_channels, image_size=image_size)
     head = models.ProjectionHead(encoder.feature_dim, config.proj_hidden, config.proj_dim,
                                  config.proj_layers)
     objective = objectives.make(config.resolved_objective, gather_all)

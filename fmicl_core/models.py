@@ -31,6 +31,8 @@ __all__ = ["make_encoder", "encoder_names", "ProjectionHead", "Predictor", "mome
 class SmallCNN(nn.Module):
     """conv(w)-conv(2w)-maxpool-conv(4w), each 3x3 + BN + ReLU, then global average pooling (w = 32)."""
 
+    min_image_size = 2  # the 2x2 max-pool
+
     def __init__(self, in_channels: int, width: int = 32) -> None:
         super().__init__()
         if width < 1:
@@ -97,13 +99,20 @@ def encoder_names() -> list[str]:
     return list(_ENCODERS)
 
 
-def make_encoder(name: str, in_channels: int, channels_last: bool = False, **options) -> nn.Module:
-    """Encoder ``name`` for ``in_channels``-channel images; options: ``stem`` (ResNets), ``image_size`` (mlp),
-    ``width`` (small_cnn)."""
+def make_encoder(name: str, in_channels: int, channels_last: bool = False, image_size: int | None = None,
+                 **options) -> nn.Module:
+    """Encoder ``name`` for ``in_channels``-channel images of ``image_size`` pixels (checked against the
+    encoder's smallest input; the mlp is built for it); options: ``stem`` (ResNets), ``width`` (small_cnn)."""
     if name not in _ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose one of {encoder_names()}")
     if in_channels < 1:
         raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+    smallest = getattr(_ENCODERS[name], "min_image_size", 1)
+    if image_size is not None and image_size < smallest:
+        raise ValueError(f"encoder {name!r} needs images of at least {smallest}x{smallest} pixels, got "
+                         f"image_size={image_size}")
+    if name == "mlp" and image_size is not None:
+        options["image_size"] = image_size
     try:
         net = _ENCODERS[name](in_channels, **options)
     except TypeError as err:

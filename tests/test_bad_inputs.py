@@ -79,6 +79,8 @@ CLI = [  # (flags added to TINY, what the one line must contain)
     ("--synthetic-shape a,b,c", "'a,b,c'"),
     ("--synthetic-shape 0,8,8", "shape=(0, 8, 8)"),
     ("--synthetic-size 0", "size=0"),
+    ("--synthetic-shape 3,8,16", "(3, 8, 16)"),
+    ("--synthetic-shape 1,1,1", "image_size=1"),
     ("--dataset imagefolder", "--data-path"),
     ("--dataset imagefolder --data-path /nonexistent/folder", "'/nonexistent/folder'"),
     ("--dataset cifar10 --data-root /nonexistent/root", "'/nonexistent/root"),
@@ -163,6 +165,33 @@ API = [  # (call on a tmp folder, exception, what the message must contain)
     (lambda t: validation.device("device", "cuda:99"), ValueError, "'cuda:99'"),
     (lambda t: validation.device("device", None), ValueError, "None"),
 ]
+
+
+def _image_folder(root, files: dict[str, bytes | None]):
+    """A folder of class sub-folders; ``None`` writes a valid 8x8 PNG."""
+    from PIL import Image
+
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / name)
+        else:
+            (root / name).write_bytes(content)
+    return root
+
+
+@pytest.mark.parametrize("files, needle", [
+    ({"a/0.png": b"not an image", **{f"b/{i}.png": None for i in range(5)}}, "a/0.png' is not a readable image"),
+    ({"a/notes.txt": b"text"}, "holds no class sub-folders of images"),
+    ({}, "holds no class sub-folders of images"),
+    ({"a/0.png": None}, "too few for the stratified 20% test split"),
+    ({"a/0.png": None, "a/1.png": None, "b/0.png": None}, "the smallest has 1"),
+])
+def test_image_folders_that_cannot_be_read(tmp_path, files, needle):
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ValueError, match=needle) as err:
+        load_dataset("imagefolder", path=_image_folder(tmp_path / "data", files))
+    assert "\n" not in str(err.value)
 
 
 def _save(path, obj):
