@@ -16,7 +16,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from fmicl_core import divergences
+from fmicl_core import divergences, validation
+from fmicl_core.cli import ArgumentParser
 from fmicl_core.losses import fmicl_loss, infonce_loss
 
 
@@ -75,13 +76,20 @@ def run(device: str, batches: list[int], dims: list[int], reps: int) -> list[dic
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="device to time on (default: cuda when available, else cpu)")
     p.add_argument("--batch", type=int, nargs="+", default=[256, 512], help="batch sizes N")
     p.add_argument("--dim", type=int, nargs="+", default=[128, 512], help="embedding dimensions d")
     p.add_argument("--reps", type=int, default=30, help="timed repetitions per entry (median)")
     args = p.parse_args(argv)
+    try:
+        validation.device("--device", args.device)
+        for flag, values, minimum in (("--batch", args.batch, 2), ("--dim", args.dim, 1), ("--reps", [args.reps], 1)):
+            for value in values:
+                validation.integer(flag, value, minimum)
+    except ValueError as err:
+        p.error(str(err))
     print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
     rows = run(args.device, args.batch, args.dim, args.reps)
     print(f"{'N':>4} {'d':>4} {'objective':<15} {'ms':>8} {'x NT-Xent':>10} {'x floor':>8}"

@@ -27,7 +27,6 @@ printed when that setting runs on cuda.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -38,9 +37,12 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor
 
-from fmicl_core import augment, data
+from fmicl_core import augment, data, validation
+from fmicl_core.cli import ArgumentParser
 from fmicl_core.config import TrainConfig
 from fmicl_core.methods import build_method
+from fmicl_core.objective_config import names as objective_names
+from fmicl_core.outputs import save_json
 
 CIFAR_EPOCH_VIEWS = 100_000
 TARGETS = {"epoch_s": 6.0, "overhead": 0.15, "speedup": 3.0}
@@ -251,8 +253,7 @@ def check_targets(results: list[Result]) -> list[str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto", help="auto (cpu, then cuda too when available), cpu or cuda")
     p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=None,
                    help="settings to time (default: digits and cifar on the cpu, cifar on cuda)")
@@ -282,11 +283,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> list[Result]:
-    args = parser().parse_args(argv)
-    if min(args.rounds, args.steps + 1, args.warmup + 1, args.workers + 2, args.batch_size + 1) < 1:
-        parser().error("--rounds must be >= 1, --steps, --warmup and --batch-size >= 0, --workers >= -1")
-    if args.clock == "cpu" and args.device not in ("auto", "cpu"):
-        parser().error("--clock cpu measures the cpu device only")
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        for flag, minimum in (("rounds", 1), ("steps", 0), ("warmup", 0), ("batch_size", 0), ("workers", -1),
+                              ("threads", 0), ("proj_dim", 1), ("seed", 0)):
+            validation.integer(f"--{flag.replace('_', '-')}", getattr(args, flag), minimum)
+        validation.choice("--objective", args.objective, objective_names())
+        if args.device != "auto":
+            validation.device("--device", args.device)
+        if args.clock == "cpu" and args.device not in ("auto", "cpu"):
+            raise ValueError(f"--clock cpu measures the cpu device only, not --device {args.device!r}")
+    except ValueError as err:
+        p.error(str(err))
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.device == "auto" and args.clock == "cpu":
@@ -310,8 +319,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
           f"{os.getloadavg()[0]:.1f}; each rate the median of {args.rounds} interleaved rounds)")
     if args.json:
         numbers = [dict(asdict(r), overhead=r.overhead, speedup=r.speedup) for r in results]
-        with open(args.json, "w") as fh:
-            json.dump({"results": numbers, "args": vars(args)}, fh, indent=2)
+        save_json(args.json, {"results": numbers, "args": vars(args)})
     return results
 
 

@@ -4,6 +4,9 @@ tests/test_bad_inputs_api.py, the analysis commands' tests/test_bad_inputs_cli.p
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +222,19 @@ def test_every_validator_accepts_numpy_and_tensor_scalars():
     assert validation.unit_interval("q", np.float64(1.0)) == 1.0
     assert validation.device("device", "cpu") == torch.device("cpu")
     assert json.dumps(validation.at_least("p", 0)) == "0.0"
+
+
+BENCHMARKS = [
+    ("bench_loss.py", "--device tpu", "'tpu'"),
+    ("bench_loss.py", "--batch 1", "--batch=1"),
+    ("bench_train.py", "--rounds 0", "--rounds=0"),
+    ("bench_train.py", "--objective hinge", "'hinge'"),
+]
+
+
+@pytest.mark.parametrize("script, flags, needle", BENCHMARKS, ids=[f"{s} {f}" for s, f, _ in BENCHMARKS])
+def test_benchmark_cli(script, flags, needle):
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / script), *flags.split()], capture_output=True,
+                          text=True, cwd=root, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and needle in proc.stderr, proc.stderr
