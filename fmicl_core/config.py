@@ -20,15 +20,16 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from fmicl_core import data, models, paper_settings, validation
 from fmicl_core.cli import ArgumentParser
 from fmicl_core.augment import recipe_names
-from fmicl_core.objective_config import ObjectiveConfig, names as objective_names, supports_queue
+from fmicl_core.objective_config import ObjectiveConfig, names as objective_names, reads_negatives, supports_queue
 
 __all__ = ["METHODS", "RESUMABLE", "TrainConfig", "from_args", "parser"]
 
 METHODS = ("simclr", "moco", "mocov3")
 DEFAULT_RECIPE = {"digits": "digits", "stl10": "stl10"}
 """Augmentation recipe per dataset when ``recipe='auto'`` (anything else: ``simclr``)."""
-METHOD_NEGATIVES = {"simclr": "two_view", "mocov3": "cross", "moco": "two_view"}
-"""f-MICL negative set per method when ``negatives`` is unset (MoCo uses its queue instead)."""
+METHOD_NEGATIVES = {"simclr": "two_view", "mocov3": "cross"}
+"""Negative set per method when ``negatives`` is unset, for the objectives that read one (MoCo's
+negatives are its queue)."""
 RESUMABLE = frozenset({"stop_after", "knn_every", "device", "compile", "progress", "workers", "resume", "overwrite",
                        "out_dir", "name", "data_root", "download", "n_pairs", "probe_iters"})
 """Fields that may differ between a checkpoint's config and the config that resumes it. ``epochs`` is
@@ -106,8 +107,11 @@ class TrainConfig:
 
     @property
     def resolved_objective(self) -> ObjectiveConfig:
-        """``objective`` with its negatives set (the method's own when unset)."""
-        return replace(self.objective, negatives=self.objective.negatives or METHOD_NEGATIVES[self.method])
+        """``objective`` with its negatives set to the method's own when unset and the objective reads
+        a negative set (:func:`~fmicl_core.objective_config.reads_negatives`; not under MoCo)."""
+        if self.objective.negatives or self.method == "moco" or not reads_negatives(self.objective.name):
+            return self.objective
+        return replace(self.objective, negatives=METHOD_NEGATIVES[self.method])
 
     def with_objective(self, **changes: object) -> TrainConfig:
         """A copy whose objective has ``changes`` (``name="js"``, ``alpha=10``, ...)."""

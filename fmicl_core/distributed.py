@@ -44,7 +44,11 @@ class _GatherWithGrad(torch.autograd.Function):
 
 
 def gather(z: Tensor) -> Tensor:
-    """Concatenate ``z`` from every rank in rank order, keeping gradients; ``z`` itself when alone."""
+    """Concatenate ``z`` from every rank in rank order, keeping gradients; ``z`` itself when alone.
+    Every rank must pass a tensor of the same shape (the trainer's batches are all full)."""
+    if not isinstance(z, Tensor) or z.dim() == 0:
+        what = "a 0-d tensor" if isinstance(z, Tensor) else f"a {type(z).__name__}"
+        raise ValueError(f"gather got {what}; it concatenates tensors of rows")
     if not is_distributed():
         return z
     return _GatherWithGrad.apply(z)

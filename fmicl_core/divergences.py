@@ -19,9 +19,12 @@ For the cosine similarity, the score ``v = cos / tau`` is mapped into dom f* by 
 activation ``g_f`` (Nowozin et al. 2016, f-GAN, arXiv:1606.00709, Table 2); VLC and Tsallis are not in that table and use
 ``g_f(v) = f'(e^v)``, which maps the real line onto the range of f'.
 
-Exponentials that grow with the distance (RKL, SH, Neyman, and the cosine forms) go through
+Exponentials that grow with the distance (RKL, SH, Neyman, and every cosine form) go through
 :func:`exp_lin`, which continues ``exp`` linearly above ``EXP_CAP`` so that losses and gradients stay
-finite in float32 and bfloat16 for every distance and the paper's smallest sigma.
+finite in float32 and bfloat16 for every distance, down to the paper's smallest sigma and below. The
+exponentials that grow with ``mu`` (the negative terms of KL, Pearson, SH and Tsallis, the positive
+terms of Pearson and Tsallis) are exact; the ranges of mu and of the Tsallis order allowed by
+:mod:`fmicl_core.objective_config` keep them finite.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ __all__ = ["Divergence", "EXP_CAP", "exp_lin", "get", "names", "table"]
 
 EXP_CAP = 50.0
 DEFAULT_BETA = 2.0  # the Tsallis order of ``get("tsallis")``
+BETA_RANGE = (1.1, 5.0)
+"""Allowed Tsallis orders: ``beta -> 1`` sends ``beta/(beta - 1)``, the power of the cosine form's
+negative term, to infinity, and beyond 5 the gradient of ``alpha G^beta`` overflows float32 at the
+largest mu, alpha and ``1/sigma`` that :mod:`fmicl_core.objective_config` allows."""
 LOG2 = math.log(2.0)
 
 Fn = Callable[[Tensor], Tensor]
@@ -86,11 +93,16 @@ class Divergence:
 
     def A(self, d: Tensor, c: float = 1.0, mu: float = 1.0) -> Tensor:
         """Positive-pair score ``f'(mu exp(-c d))`` (f-MICL Table 1, in closed form)."""
-        return self.pos_log(math.log(mu) - c * d)
+        return self.pos_log(_log_kernel(d, c, mu))
 
     def B(self, d: Tensor, c: float = 1.0, mu: float = 1.0) -> Tensor:
         """Negative-pair penalty ``f*(f'(mu exp(-c d)))`` (f-MICL Table 1, in closed form)."""
-        return self.neg_log(math.log(mu) - c * d)
+        return self.neg_log(_log_kernel(d, c, mu))
+
+
+def _log_kernel(d: Tensor, c: object, mu: object) -> Tensor:
+    """``log G = log mu - c d`` for positive ``c`` and ``mu``."""
+    return math.log(validation.positive("mu", mu)) - validation.positive("c", c) * d
 
 
 def _kl() -> Divergence:
@@ -150,15 +162,15 @@ def _sh() -> Divergence:
         conj_domain=(-math.inf, 1.0),
         pos_log=lambda l: 1.0 - exp_lin(-l / 2.0),
         neg_log=lambda l: torch.exp(l / 2.0) - 1.0,
-        activation=lambda v: 1.0 - torch.exp(-v),
+        activation=lambda v: 1.0 - exp_lin(-v),
         conj_activation=lambda v: exp_lin(v) - 1.0,
     )
 
 
 def _tsallis(beta: float = DEFAULT_BETA) -> Divergence:
-    b = validation.positive("beta", beta, above=1.0)
+    b = validation.at_least("beta", beta, *BETA_RANGE)
     k = b / (b - 1.0)
-    scale = (1.0 / k) ** k  # ((beta - 1)/beta)^(beta/(beta - 1))
+    log_k = math.log(k)
     return Divergence(
         name="tsallis", title=f"Tsallis (beta={b:g})", f_text="(u^b - 1)/(b - 1)",
         A_text="b/(b-1) mu^(b-1) exp(-(b-1) c d)", B_text="mu^b exp(-b c d) + 1/(b-1)",
@@ -170,7 +182,7 @@ def _tsallis(beta: float = DEFAULT_BETA) -> Divergence:
         pos_log=lambda l: k * torch.exp((b - 1.0) * l),
         neg_log=lambda l: torch.exp(b * l) + 1.0 / (b - 1.0),
         activation=exp_lin,
-        conj_activation=lambda v: scale * exp_lin(k * v) + 1.0 / (b - 1.0),
+        conj_activation=lambda v: exp_lin(k * (v - log_k)) + 1.0 / (b - 1.0),  # (e^v / k)^k + 1/(b-1)
     )
 
 
@@ -243,15 +255,17 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str | Divergence, **params: float) -> Divergence:
-    """The divergence called ``name``; ``get("tsallis", beta=3.0)`` sets the Tsallis order."""
+    """The divergence called ``name``; ``get("tsallis", beta=3.0)`` sets the Tsallis order (in
+    :data:`BETA_RANGE`). A ``Divergence`` is returned as it is, and takes no parameters."""
     if isinstance(name, Divergence):
+        if params:
+            raise ValueError(f"divergence {name.title!r} is already built and takes no parameters, "
+                             f"got {sorted(params)[0]!r}")
         return name
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown divergence {name!r}; allowed: {', '.join(names())}")
+    validation.choice("divergence", name, names())
     if params and name != "tsallis":
-        raise ValueError(f"divergence {name!r} takes no parameters, got {sorted(params)}")
-    if set(params) - {"beta"}:
-        raise ValueError(f"tsallis takes only 'beta', got {sorted(params)}")
+        raise ValueError(f"divergence {name!r} takes no parameters, got {sorted(params)[0]!r}")
+    validation.keywords("divergence 'tsallis'", params, ["beta"])
     return _REGISTRY[name](**params)
 
 

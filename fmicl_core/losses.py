@@ -16,6 +16,10 @@ with ``s`` the f-Gaussian (``f'(G)``) or cosine (``g_f(x.y/tau)``) similarity of
 - ``one_view``: the paper's literal formula, pairs (x_i, x_j), i != j, of the first view;
 - ``cross``: pairs (x_i, y_j), i != j (MoCo v3's in-batch keys);
 - ``queue=K``: the MoCo form, every query x_i against every key of the queue.
+
+Embeddings are checked by :func:`check_embeddings` and only their directions count: every loss but
+the spectral one gives the same value for rows scaled by any positive factor (:func:`unit_rows`).
+Hyper-parameters are checked against :data:`fmicl_core.objective_config.RANGES`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from torch import Tensor, nn
 
 from fmicl_core import divergences, validation
 from fmicl_core.distributed import gather, rank_and_world
-from fmicl_core.objective_config import DEFAULTS, LOSS_NEGATIVES, NEGATIVES, ObjectiveConfig
+from fmicl_core.objective_config import DEFAULTS, LOSS_NEGATIVES, NEGATIVES, ObjectiveConfig, checked, flag, hyper
 from fmicl_core.similarity import Similarity
 from fmicl_core.similarity import get as get_similarity
 
@@ -37,36 +41,45 @@ __all__ = [
     "FMICLLoss",
     "FMICLTerms",
     "align_loss",
+    "au_loss",
+    "check_embeddings",
     "dv_kl_loss",
     "fmicl_loss",
     "fmicl_terms",
     "infonce_loss",
     "spectral_loss",
     "uniform_loss",
+    "unit_rows",
 ]
 
 
-def check_embeddings(z1: Tensor, z2: Tensor | None = None, name: str = "z1") -> None:
-    """Raise a one-line ``ValueError`` unless ``z1`` (and ``z2``) are finite (N >= 2, d) batches."""
-    for label, z in ((name, z1), ("z2", z2)):
-        if z is None:
-            continue
-        if not isinstance(z, Tensor) or z.dim() != 2:
-            shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
-            raise ValueError(f"{label} has shape {shape}; embeddings must be a 2-D (N, d) tensor")
-        if z.shape[0] < 2:
-            raise ValueError(f"{label} has N={z.shape[0]} samples; a contrastive batch needs N >= 2")
-        if not torch.isfinite(z).all():
-            raise ValueError(f"{label} contains NaN or inf values; embeddings must be finite")
-    if z2 is not None and z1.shape != z2.shape:
-        raise ValueError(f"z1 has shape {tuple(z1.shape)} but z2 has {tuple(z2.shape)}; they must match")
+def check_embeddings(z1: Tensor, z2: Tensor | None = None, name: str = "z1", min_rows: int = 2,
+                     other: str = "z2") -> None:
+    """Raise a one-line ``ValueError`` unless ``z1`` (called ``name``) and ``z2`` (called ``other``;
+    optional) are torch tensors of embeddings (:func:`fmicl_core.validation.embeddings`: floating,
+    2-D, finite, no all-zero row) with at least ``min_rows`` rows, of one shape and on one device."""
+    for label, z in ((name, z1),) if z2 is None else ((name, z1), (other, z2)):
+        if not isinstance(z, Tensor):
+            raise ValueError(f"{label} is a {type(z).__name__}; embeddings must be a 2-D float torch.Tensor "
+                             "(torch.from_numpy converts an array)")
+        validation.embeddings(label, z, min_rows=min_rows)
+    if z2 is None:
+        return
+    if z1.shape != z2.shape:
+        raise ValueError(f"{name} has shape {tuple(z1.shape)} but {other} has {tuple(z2.shape)}; they must match")
+    if z1.device != z2.device:
+        raise ValueError(f"{name} is on {z1.device} but {other} is on {z2.device}; they must be on one device")
 
 
-def _normalize(z: Tensor) -> Tensor:
-    """L2-normalise rows, in float32 at least (losses are computed in full precision)."""
-    if z.dtype in (torch.float16, torch.bfloat16):
-        z = z.float()
-    return F.normalize(z, dim=1)
+def unit_rows(z: Tensor) -> Tensor:
+    """Rows scaled to unit L2 norm, in float32 at least (losses are computed in full precision).
+    Each row is first divided by its largest absolute entry (a constant of the backward pass, which
+    does not change the gradient of a scale-free function), so that rows of any finite scale give the
+    same direction: in float32 the squares inside the norm overflow for entries above about 1e19, and
+    ``F.normalize`` divides by its floor 1e-12 instead of norms below it. Rows must not be all zeros
+    (:func:`check_embeddings`)."""
+    z = _full_precision(z)
+    return F.normalize(z / z.detach().abs().amax(1, keepdim=True), dim=1)
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,8 @@ class _Layout:
 
 
 def _layout(z1: Tensor, z2: Tensor, negatives: str, queue: Tensor | None, gather_all: bool) -> _Layout:
-    """Rows are local anchors; columns are gathered across ranks when ``gather_all`` (DDP)."""
+    """Rows are local anchors; columns are gathered across ranks when ``gather_all`` (DDP). The
+    ``negatives`` name is one of :data:`NEGATIVES`, checked by the callers."""
     n = z1.shape[0]
     rank, world = rank_and_world() if gather_all else (0, 1)
     g = gather if world > 1 else (lambda z: z)
@@ -104,19 +118,28 @@ def _layout(z1: Tensor, z2: Tensor, negatives: str, queue: Tensor | None, gather
         return _Layout(rows, cols, own=torch.cat([local, view2]), positive=torch.cat([view2, local]))
     if negatives == "one_view":
         return _Layout(z1, g(z1), own=local)
-    if negatives == "cross":
-        return _Layout(z1, g(z2), positive=local)
-    raise ValueError(f"unknown negatives {negatives!r}; allowed: {', '.join(NEGATIVES)}")
+    return _Layout(z1, g(z2), positive=local)  # cross
+
+
+def _checked(z1: Tensor, z2: Tensor, name: str = "z1", other: str = "z2", min_rows: int = 2) -> tuple[Tensor, Tensor]:
+    """The pair ``z1, z2`` checked (:func:`check_embeddings`) and brought to one dtype."""
+    if z2 is None:
+        raise ValueError(f"{other} is None; the loss takes two (N, d) batches of embeddings, {name} and {other}")
+    check_embeddings(z1, z2, name, min_rows, other)
+    dtype = torch.promote_types(z1.dtype, z2.dtype)
+    return z1.to(dtype), z2.to(dtype)
 
 
 def _prepare(z1: Tensor, z2: Tensor, queue: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-    check_embeddings(z1, z2)
-    if queue is not None:
-        check_embeddings(queue, name="queue")
-        if queue.shape[1] != z1.shape[1]:
-            raise ValueError(f"queue has dimension {queue.shape[1]} but embeddings have {z1.shape[1]}")
-        queue = _normalize(queue)
-    return _normalize(z1), _normalize(z2), queue
+    """Checked unit rows of ``z1``, ``z2`` and the ``queue`` (a batch of keys of the same width)."""
+    z1, z2 = (unit_rows(z) for z in _checked(z1, z2))
+    if queue is None:
+        return z1, z2, None
+    check_embeddings(queue, name="queue", min_rows=1)
+    if queue.shape[1] != z1.shape[1] or queue.device != z1.device:
+        raise ValueError(f"queue has width {queue.shape[1]} on {queue.device} but the embeddings have "
+                         f"{z1.shape[1]} on {z1.device}; they must match")
+    return z1, z2, unit_rows(queue).to(z1.dtype)
 
 
 @dataclass(frozen=True)
@@ -151,7 +174,7 @@ def fmicl_terms(
     sigma: float = DEFAULTS.sigma,
     alpha: float = DEFAULTS.alpha,
     mu: float = DEFAULTS.mu,
-    negatives: str = LOSS_NEGATIVES,
+    negatives: str | None = None,
     queue: Tensor | None = None,
     temperature: float = DEFAULTS.temperature,
     gather_all: bool = False,
@@ -162,26 +185,40 @@ def fmicl_terms(
     weighting alpha of its Proposition 3 in front of the negative term).
 
     Args:
-        z1, z2: (N, d) embeddings of two views; they are L2-normalised here.
+        z1, z2: (N, d) embeddings of two views (N >= 2); they are L2-normalised here.
         divergence: a name of :func:`fmicl_core.divergences.names` or a ``Divergence``
             (``divergences.get("tsallis", beta=3)``).
         similarity: ``"gaussian"`` (f-Gaussian, sigma and mu) or ``"cosine"`` (temperature).
         sigma: kernel width; ``1/sqrt(2)`` gives the paper's ``(2 sigma^2)^-1 = 1``.
         alpha: weight of the negative term (f-MICL Table 7: 40 for vision).
         mu: kernel scale inside ``G`` (f-MICL Table 7: 1).
-        negatives: ``two_view``, ``one_view`` or ``cross`` (module docstring).
-        queue: (K, d) keys; when given, the MoCo form: negatives are every query-key pair.
-        gather_all: under ``torch.distributed``, use the global batch as negatives.
+        negatives: ``two_view`` (when unset), ``one_view`` or ``cross`` (module docstring).
+        queue: (K, d) keys; when given, the MoCo form: negatives are every query-key pair (so
+            ``negatives`` must be unset).
+        gather_all: under ``torch.distributed``, use the global batch as negatives (a queue is
+            global already).
 
     Example:
         >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
         >>> terms = fmicl_terms(z1, z2, divergence="js", alpha=40.0)
     """
-    alpha = validation.positive("alpha", alpha)
-    validation.choice("negatives", negatives, NEGATIVES)
+    alpha = hyper("alpha", alpha)
+    negatives = _negatives(negatives, queue)
     div = divergences.get(divergence)
     sim = get_similarity(similarity, sigma=sigma, mu=mu, temperature=temperature)
-    return _fmicl_terms(z1, z2, div, sim, alpha, negatives, queue, gather_all)
+    return _fmicl_terms(z1, z2, div, sim, alpha, negatives, queue, flag("gather_all", gather_all))
+
+
+def _negatives(negatives: str | None, queue: Tensor | None) -> str:
+    """The negative set named, :data:`LOSS_NEGATIVES` when unset; naming one beside a queue (which is
+    the negative set) is an error."""
+    if negatives is None:
+        return LOSS_NEGATIVES
+    validation.choice("negatives", negatives, NEGATIVES)
+    if queue is not None:
+        raise ValueError(f"negatives={negatives!r} is not allowed with a queue: the queue is the negative set "
+                         "(MoCo); leave negatives unset")
+    return negatives
 
 
 def fmicl_loss(z1: Tensor, z2: Tensor, *args, **kwargs) -> Tensor:
@@ -200,15 +237,16 @@ class FMICLLoss(nn.Module):
 
     def __init__(self, config: ObjectiveConfig = DEFAULTS, gather_all: bool = False) -> None:
         super().__init__()
-        if not isinstance(config, ObjectiveConfig):
-            raise ValueError(f"config is {type(config).__name__}; expected an ObjectiveConfig")
-        validation.choice("f-MICL divergence", config.name, divergences.names())
-        self.config, self.gather_all = config, gather_all
+        validation.choice("f-MICL divergence", checked(config).name, divergences.names())
+        self.config, self.gather_all = config, flag("gather_all", gather_all)
         self.divergence = divergences.get(config.name, **({"beta": config.beta} if config.name == "tsallis" else {}))
         self.similarity = get_similarity(config.similarity, config.sigma, config.mu, config.temperature)
         self.negatives = config.loss_negatives
 
     def terms(self, z1: Tensor, z2: Tensor, queue: Tensor | None = None) -> FMICLTerms:
+        if queue is not None and self.config.negatives is not None:
+            raise ValueError(f"negatives={self.config.negatives!r} does not apply with a queue (the queue is the "
+                             "negative set); build the loss with negatives unset")
         return _fmicl_terms(z1, z2, self.divergence, self.similarity, self.config.alpha, self.negatives,
                             queue, self.gather_all)
 
@@ -234,7 +272,8 @@ def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = DEFAULTS.temperatu
     2N - 2 negatives); the loss is the mean cross-entropy. With ``queue`` it is MoCo's form (the
     positive key against the queue). ``include_positive=False`` leaves the positive out of the
     denominator (the ``E_x log E_y e^s`` form of InfoNCE in f-MICL's Figure 3, up to log(2N - 2))."""
-    temperature = validation.positive("temperature", temperature)
+    temperature = hyper("temperature", temperature)
+    include_positive, gather_all = flag("include_positive", include_positive), flag("gather_all", gather_all)
     z1, z2, queue = _prepare(z1, z2, queue)
     pos = (z1 * z2).sum(1) / temperature
     if queue is not None:
@@ -246,22 +285,43 @@ def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = DEFAULTS.temperatu
     return (torch.logsumexp(logits, 1) - pos.repeat(2)).mean()
 
 
-def align_loss(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
-    """Wang & Isola (2020) alignment ``E ||x - y||^alpha`` over positive pairs (inputs as given)."""
+def _align(x: Tensor, y: Tensor, alpha: float) -> Tensor:
     return (x - y).norm(dim=1).pow(alpha).mean()
 
 
-def uniform_loss(x: Tensor, t: float = 2.0) -> Tensor:
-    """Wang & Isola (2020) uniformity ``log E_{i<j} exp(-t ||x_i - x_j||^2)`` (inputs as given)."""
+def _uniform(x: Tensor, t: float) -> Tensor:
     sq = torch.pdist(x).pow(2)
     return torch.logsumexp(-t * sq, 0) - math.log(sq.numel())
+
+
+def align_loss(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
+    """Wang & Isola (2020, arXiv:2005.10242) alignment ``E ||x - y||^alpha`` over positive pairs of
+    L2-normalised rows (``alpha`` in [1, 10])."""
+    alpha = validation.at_least("alpha", alpha, 1.0, 10.0)
+    x, y = _checked(x, y, "x", "y", min_rows=1)
+    return _align(unit_rows(x), unit_rows(y), alpha)
+
+
+def uniform_loss(x: Tensor, t: float = DEFAULTS.uniformity_t) -> Tensor:
+    """Wang & Isola (2020, arXiv:2005.10242) uniformity ``log E_{i<j} exp(-t ||x_i - x_j||^2)`` of
+    L2-normalised rows (N >= 2; ``t`` in the range of ``uniformity_t``)."""
+    t = hyper("uniformity_t", t, name="t")
+    check_embeddings(x, name="x")
+    return _uniform(unit_rows(x), t)
+
+
+def au_loss(z1: Tensor, z2: Tensor, t: float = DEFAULTS.uniformity_t) -> Tensor:
+    """Wang & Isola's objective ``align + (uniform(z1) + uniform(z2)) / 2`` on L2-normalised rows."""
+    t = hyper("uniformity_t", t, name="t")
+    x, y = (unit_rows(z) for z in _checked(z1, z2))
+    return _align(x, y, 2.0) + (_uniform(x, t) + _uniform(y, t)) / 2
 
 
 def spectral_loss(z1: Tensor, z2: Tensor) -> Tensor:
     """Spectral contrastive loss (HaoChen et al. 2021): ``-2 E_pos z1.z2 + E_{i != j} (z1_i.z2_j)^2``
     on the raw (unnormalised) embeddings. It equals ``-(i_hat_chi2) - 1`` for Pearson chi^2 with the
     density-ratio model ``G = z1.z2`` (f-MICL Figure 3)."""
-    check_embeddings(z1, z2)
+    z1, z2 = _checked(z1, z2)
     n = z1.shape[0]
     gram = z1 @ z2.T
     off = (gram.pow(2).sum() - gram.diagonal().pow(2).sum()) / (n * (n - 1))
@@ -274,6 +334,8 @@ def dv_kl_loss(z1: Tensor, z2: Tensor, sigma: float = DEFAULTS.sigma, mu: float 
     with ``s = f'_KL(G) = 1 + log G``. It equals ``c * align + log E_neg exp(-c d)``, Wang & Isola's
     alignment-uniformity objective with ``t = c = 1/(2 sigma^2)``."""
     sim = get_similarity("gaussian", sigma=sigma, mu=mu)
+    validation.choice("negatives", negatives, NEGATIVES)
+    gather_all = flag("gather_all", gather_all)
     z1, z2, _ = _prepare(z1, z2, None)
     lay = _layout(z1, z2, negatives, None, gather_all)
     s_pos = 1.0 + sim.paired_logits(z1, z2)

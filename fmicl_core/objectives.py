@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from fmicl_core import alpha_cl, divergences, losses
-from fmicl_core.objective_config import ObjectiveConfig, names, supports_queue
+from fmicl_core.objective_config import ObjectiveConfig, checked, flag, names, supports_queue
 
 __all__ = ["Objective", "make", "names"]
 
@@ -59,10 +58,7 @@ def _infonce(config: ObjectiveConfig, gather_all: bool) -> LossFn:
 
 def _au(config: ObjectiveConfig, gather_all: bool) -> LossFn:
     def fn(z1: Tensor, z2: Tensor) -> Tensor:
-        losses.check_embeddings(z1, z2)
-        x, y = F.normalize(z1.float(), dim=1), F.normalize(z2.float(), dim=1)
-        t = config.uniformity_t
-        return losses.align_loss(x, y) + (losses.uniform_loss(x, t) + losses.uniform_loss(y, t)) / 2
+        return losses.au_loss(z1, z2, config.uniformity_t)
 
     return fn
 
@@ -98,14 +94,16 @@ _BUILDERS: dict[str, Callable[[ObjectiveConfig, bool], LossFn]] = {
 
 
 def make(config: ObjectiveConfig | str, gather_all: bool = False, **hyper: object) -> Objective:
-    """The objective of ``config``, or of ``ObjectiveConfig(name=config, **hyper)`` when ``config``
+    """The objective of ``config``, or of ``ObjectiveConfig.of(name=config, **hyper)`` when ``config``
     is a name (an unknown hyper-parameter, such as a misspelt one, is a one-line ``ValueError``).
-    ``gather_all``: under ``torch.distributed``, negatives from the global batch."""
+    ``gather_all``: under ``torch.distributed``, negatives from the global batch (f-MICL, ``dv_kl``
+    and ``infonce``; the other baselines use the local batch)."""
+    flag("gather_all", gather_all)
     if isinstance(config, str):
         config = ObjectiveConfig.of(name=config, **hyper)
     elif hyper:
-        raise ValueError(f"hyper-parameters {sorted(hyper)} given beside an ObjectiveConfig; put them in it")
-    if config.name in divergences.names():
+        raise ValueError(f"hyper-parameter {sorted(hyper)[0]!r} given beside an ObjectiveConfig; put it in the config")
+    if checked(config).name in divergences.names():
         loss = losses.FMICLLoss(config, gather_all)
         return Objective(config, loss, loss)
     return Objective(config, _BUILDERS[config.name](config, gather_all))

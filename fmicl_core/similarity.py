@@ -20,7 +20,7 @@ from torch import Tensor
 from fmicl_core import validation
 from fmicl_core.divergences import Divergence
 from fmicl_core.gram import affine_gram
-from fmicl_core.objective_config import DEFAULTS, SIMILARITIES
+from fmicl_core.objective_config import DEFAULTS, SIMILARITIES, hyper
 
 __all__ = ["Cosine", "FGaussian", "Similarity", "get", "names", "squared_distance"]
 
@@ -39,8 +39,8 @@ class FGaussian:
     mu: float = DEFAULTS.mu
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sigma", validation.positive("sigma", self.sigma))
-        object.__setattr__(self, "mu", validation.positive("mu", self.mu))
+        object.__setattr__(self, "sigma", hyper("sigma", self.sigma))
+        object.__setattr__(self, "mu", hyper("mu", self.mu))
 
     @property
     def c(self) -> float:
@@ -71,7 +71,7 @@ class Cosine:
     temperature: float = DEFAULTS.temperature
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "temperature", validation.positive("temperature", self.temperature))
+        object.__setattr__(self, "temperature", hyper("temperature", self.temperature))
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``a_i.b_j / tau`` for every pair."""
@@ -101,7 +101,7 @@ def names() -> tuple[str, ...]:
 def get(name: str, sigma: float = DEFAULTS.sigma, mu: float = DEFAULTS.mu,
         temperature: float = DEFAULTS.temperature) -> Similarity:
     """The similarity ``name`` ("gaussian" uses sigma and mu, "cosine" uses temperature); every
-    value is checked, used or not."""
+    value is checked against its range (:data:`fmicl_core.objective_config.RANGES`), used or not."""
     validation.choice("similarity", name, SIMILARITIES)
     gaussian = FGaussian(sigma=sigma, mu=mu)
     cosine = Cosine(temperature=temperature)

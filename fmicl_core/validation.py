@@ -108,13 +108,14 @@ def embeddings(name: str, z: object, min_rows: int = 1) -> object:
     if shape[0] < min_rows:
         raise ValueError(f"{name} has N={shape[0]} rows; at least {min_rows} are needed")
     lib = torch if isinstance(z, torch.Tensor) else np
-    if not bool(lib.isfinite(z).all()):
-        raise NonFinite(f"{name} contains NaN or inf values; embeddings must be finite")
+    finite = lib.isfinite(z).all()
     zero = (z == 0).all(**({"dim": 1} if lib is torch else {"axis": 1}))
-    if bool(zero.any()):
-        row = int(lib.nonzero(zero)[0].flatten()[0]) if lib is np else int(zero.nonzero()[0, 0])
-        raise ValueError(f"{name} row {row} is all zeros; an embedding needs a direction")
-    return z
+    if bool(finite & ~zero.any()):  # the one host sync of a valid batch
+        return z
+    if not bool(finite):
+        raise NonFinite(f"{name} contains NaN or inf values; embeddings must be finite")
+    row = int(lib.nonzero(zero)[0].flatten()[0]) if lib is np else int(zero.nonzero()[0, 0])
+    raise ValueError(f"{name} row {row} is all zeros; an embedding needs a direction")
 
 
 def device(name: str, value: object) -> torch.device:

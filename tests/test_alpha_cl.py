@@ -31,7 +31,7 @@ def test_alpha_eps_plays_the_positive_term_of_the_infonce_denominator():
     d2_pos, d2_neg = alpha_cl.two_view_distances(z1, z1)
     assert torch.allclose(d2_pos, torch.zeros_like(d2_pos), atol=1e-12)
     k = d2_neg.shape[1]
-    alpha = alpha_cl.dual2_normalise(alpha_cl.alpha_weights(d2_neg, "exp", 0.5, 1.0), 1.0 / k)
+    alpha = alpha_cl.dual2_weights(d2_neg, "exp", 0.5, 1.0, 1.0 / k)
     full = torch.softmax(torch.cat([torch.zeros(len(d2_pos), 1, dtype=d2_neg.dtype), -d2_neg / 0.5], 1), 1)
     torch.testing.assert_close(alpha, full[:, 1:])
 
@@ -84,3 +84,28 @@ def test_bad_hyper_parameters_and_inputs_are_rejected():
         alpha_cl.alpha_weights(torch.zeros(2, 2), "cubic")
     with pytest.raises(ValueError, match="NaN"):
         objectives.make("acl_exp")(torch.full((4, 3), math.nan), torch.zeros(4, 3))
+
+
+@pytest.mark.parametrize("kind", alpha_cl.WEIGHTS)
+def test_dual2_weights_are_the_normalised_weights(kind):
+    """``alpha~ = w / (sum_k w_k + eps_alpha K)``, as the module docstring writes it, where nothing underflows."""
+    g = torch.Generator().manual_seed(2)
+    d2 = torch.rand(4, 6, generator=g, dtype=torch.float64) * 2
+    w = alpha_cl.alpha_weights(d2, kind, 0.4, 1.5)
+    for eps in (0.0, 0.3):
+        expected = w / (w.sum(1, keepdim=True) + eps * 6)
+        torch.testing.assert_close(alpha_cl.dual2_normalise(w, eps), expected, rtol=1e-15, atol=0)
+        torch.testing.assert_close(alpha_cl.dual2_weights(d2, kind, 0.4, 1.5, eps), expected, rtol=1e-12, atol=0)
+
+
+def test_dual2_weights_hold_when_every_weight_underflows():
+    """Far negatives at tau = 0.005: every ``w = exp(-d2^2 / tau)`` underflows float32, yet with
+    eps_alpha = 0 the weights are the softmax of ``-d2^2 / tau``, and with eps_alpha > 0 they vanish."""
+    d2 = torch.tensor([[1.5, 1.6, 2.0]])
+    assert alpha_cl.alpha_weights(d2, "exp", 0.005, 2.0).max() == 0
+    alpha = alpha_cl.dual2_weights(d2, "exp", 0.005, 2.0, 0.0)
+    torch.testing.assert_close(alpha, torch.softmax(-d2**2 / 0.005, 1))
+    assert alpha_cl.dual2_weights(d2, "exp", 0.005, 2.0, 0.1).abs().max() == 0
+    z = torch.eye(4) - 0.25  # every negative at d2 = 4/3 or more
+    for name in ("acl_exp", "acl_inverse", "acl_quadratic"):
+        assert torch.isfinite(objectives.make(name, temperature=0.005, alpha_exponent=10.0)(z, z))

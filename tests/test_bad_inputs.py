@@ -16,6 +16,8 @@ from fmicl_core import checkpoint, validation
 from fmicl_core.config import TrainConfig
 from fmicl_core.data import load_dataset
 from fmicl_core.features import RunFolder, load_features
+from fmicl_core.losses import FMICLLoss
+from fmicl_core.objective_config import ObjectiveConfig
 from fmicl_core.outputs import check_writable
 from fmicl_core.train import main
 
@@ -143,6 +145,9 @@ API = [  # (call on a tmp folder, exception, what the message must contain)
     (lambda t: TrainConfig(name="").validate(), ValueError, "name=''"),
     (lambda t: TrainConfig(name=7).validate(), ValueError, "name=7"),
     (lambda t: TrainConfig(device=0).validate(), ValueError, "device=0"),
+    (lambda t: ObjectiveConfig(name="infonce", negatives="cross"), ValueError, "negatives='cross'"),
+    (lambda t: FMICLLoss(ObjectiveConfig(negatives="one_view"))(torch.eye(4), torch.eye(4), torch.eye(4)), ValueError,
+     "negatives='one_view'"),
     (lambda t: validation.number("x", "3"), ValueError, "x='3'"),
     (lambda t: validation.number("x", np.array([1.0, 2.0])), ValueError, "x=array"),
     (lambda t: validation.positive("x", torch.tensor(-1.0)), ValueError, "x=tensor(-1.)"),

@@ -7,6 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from fmicl_core.distributed import gather
 from fmicl_core.losses import fmicl_loss, infonce_loss
 
 WORLD, N_LOCAL, DIM_IN, DIM = 2, 3, 5, 4
@@ -69,3 +70,10 @@ def test_two_ranks_equal_one_process_on_the_global_batch(distributed_results, ca
     d_loss, d_grad = distributed_results[case]
     assert torch.allclose(d_loss, loss, rtol=1e-12)
     assert torch.allclose(d_grad, grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad,needle", [([1.0, 2.0], "gather got a list"),
+                                        (torch.tensor(1.0), "gather got a 0-d tensor")])
+def test_gather_takes_tensors_of_rows(bad, needle):
+    with pytest.raises(ValueError, match=needle):
+        gather(bad)

@@ -11,6 +11,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from fmicl_core import divergences as D
+from fmicl_core.objective_config import RANGES
 
 ALL = D.names()
 T = torch.float64
@@ -136,9 +137,9 @@ def test_tsallis_order(beta):
     assert torch.allclose(div.B(-torch.log(u)), u**beta + 1 / (beta - 1))
 
 
-@pytest.mark.parametrize("bad", [1.0, 0.5, -2.0, float("nan"), "2"])
-def test_tsallis_rejects_order_at_most_one(bad):
-    with pytest.raises(ValueError, match="beta"):
+@pytest.mark.parametrize("bad", [1.0, 1.05, 0.5, -2.0, 5.5, float("nan"), "2", True])
+def test_tsallis_rejects_orders_outside_its_range(bad):
+    with pytest.raises(ValueError, match=f"beta={bad!r}"):
         D.get("tsallis", beta=bad)
 
 
@@ -150,8 +151,51 @@ def test_unknown_divergence_names_the_value_and_the_allowed():
 
 
 def test_parameters_only_for_tsallis():
-    with pytest.raises(ValueError, match="no parameters"):
+    with pytest.raises(ValueError, match="no parameters, got 'beta'"):
         D.get("kl", beta=2.0)
+    with pytest.raises(ValueError, match="unknown keyword 'order'"):
+        D.get("tsallis", order=2.0)
+    with pytest.raises(ValueError, match="already built and takes no parameters, got 'beta'"):
+        D.get(D.get("tsallis"), beta=3.0)
+
+
+def test_closed_forms_refuse_a_kernel_without_a_logarithm():
+    with pytest.raises(ValueError, match="mu=0.0"):
+        D.get("kl").A(t64([1.0]), mu=0.0)
+    with pytest.raises(ValueError, match="c=-1.0"):
+        D.get("js").B(t64([1.0]), c=-1.0)
+
+
+@pytest.mark.parametrize("beta", RANGES["beta"])
+def test_tsallis_cosine_conjugate_does_not_underflow(beta):
+    """``f*(g_f(v)) = (e^v / k)^k + 1/(beta - 1)`` with ``k = beta/(beta - 1)`` is computed as
+    ``exp(k (v - log k))``: the factor ``k^-k`` alone would underflow float32 as beta nears 1."""
+    div = D.get("tsallis", beta=beta)
+    k = beta / (beta - 1)
+    v = t64(np.linspace(-3.0, 3.0, 13))
+    assert torch.allclose(div.conj_activation(v), (torch.exp(v) / k) ** k + 1 / (beta - 1), rtol=1e-12)
+    assert torch.allclose(div.conj_activation(v.float()), div.conj_activation(v).float(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_terms_finite_over_the_allowed_ranges(name, dtype):
+    """A and B over d in [0, 4] at every corner of the ranges of sigma, mu and beta, and the cosine
+    forms over v = cos / tau for cos in [-1, 1] down to the smallest temperature: finite values
+    and finite derivatives."""
+    betas = RANGES["beta"] if name == "tsallis" else (D.DEFAULT_BETA,)
+    sigmas, mus = RANGES["sigma"], RANGES["mu"]
+    for beta in betas:
+        div = D.get(name, **({"beta": beta} if name == "tsallis" else {}))
+        for sigma, mu in ((s, m) for s in sigmas for m in mus):
+            d = torch.linspace(0.0, 4.0, 81, dtype=dtype).requires_grad_(True)
+            terms = torch.stack([div.A(d, 1 / (2 * sigma**2), mu), div.B(d, 1 / (2 * sigma**2), mu)])
+            terms.sum().backward()
+            assert torch.isfinite(terms).all() and torch.isfinite(d.grad).all(), (beta, sigma, mu)
+        v = (torch.linspace(-1.0, 1.0, 81, dtype=dtype) / RANGES["temperature"][0]).requires_grad_(True)
+        terms = torch.stack([div.activation(v), div.conj_activation(v)])
+        terms.sum().backward()
+        assert torch.isfinite(terms).all() and torch.isfinite(v.grad).all(), beta
 
 
 def test_exp_lin_is_exp_then_its_tangent():

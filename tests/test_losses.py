@@ -2,6 +2,7 @@
 2023, arXiv:2402.10150), the uniformity theorem (Theorem 3), gradients, numerical range, and input
 validation."""
 
+import itertools
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from fmicl_core import divergences as D
+from fmicl_core import objectives
 from fmicl_core.losses import (
     FMICLLoss,
     align_loss,
@@ -20,7 +22,7 @@ from fmicl_core.losses import (
     spectral_loss,
     uniform_loss,
 )
-from fmicl_core.objective_config import DEFAULTS, ObjectiveConfig
+from fmicl_core.objective_config import DEFAULTS, RANGES, ObjectiveConfig, names
 
 ALL = D.names()
 SIGMA = DEFAULTS.sigma
@@ -236,7 +238,10 @@ def extreme_batches():
     e[:, 0] = 1.0
     identical = (e.clone(), e.clone())  # every distance 0
     antipodal = (torch.cat([e[:2], -e[:2]]), torch.cat([-e[:2], e[:2]]))  # positives at d = 4
-    return {"identical": identical, "antipodal": antipodal}
+    t = torch.linspace(0.0, math.pi, 9)
+    sweep = (torch.tensor([[1.0, 0.0]]).repeat(9, 1), torch.stack([t.cos(), t.sin()], 1))  # positives: d in [0, 4]
+    simplex = torch.eye(4) - 0.25  # every negative far: d = 8/3 within a view
+    return {"identical": identical, "antipodal": antipodal, "sweep": sweep, "spread": (simplex, -simplex)}
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -254,13 +259,75 @@ def test_finite_loss_and_gradients(name, similarity, kw, dtype, case):
     assert torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
 
 
+def reads(name, similarity):
+    """The hyper-parameters of ObjectiveConfig that objective ``name`` reads."""
+    if name in ALL:
+        kernel = ("sigma", "mu") if similarity == "gaussian" else ("temperature",)
+        return kernel + ("alpha",) + (("beta",) if name == "tsallis" else ())
+    return {"infonce": ("temperature",), "au": ("uniformity_t",), "spectral": (), "dv_kl": ("sigma", "mu"),
+            }.get(name, ("temperature", "alpha_exponent", "alpha_eps"))  # the alpha-CL losses
+
+
+def corner_configs(name):
+    """The objective at every corner of the ranges of the hyper-parameters it reads."""
+    for similarity in ("gaussian", "cosine") if name in ALL else ("gaussian",):
+        keys = reads(name, similarity)
+        for values in itertools.product(*(RANGES[k] for k in keys)):
+            yield ObjectiveConfig(name, similarity=similarity, **dict(zip(keys, values)))
+
+
+@pytest.mark.parametrize("name", names())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_baselines_finite_in_low_precision(dtype):
-    for case in extreme_batches().values():
-        z1, z2 = (z.to(dtype).requires_grad_(True) for z in case)
-        for loss in (infonce_loss(z1, z2, 0.05), dv_kl_loss(z1, z2, sigma=math.sqrt(1 / 40))):
+def test_every_objective_finite_at_the_corners_of_the_ranges(name, dtype):
+    """The numerical grid: every objective, every corner of the allowed ranges (cosine temperature
+    down to 0.005, mu from 1e-4 to 1e4, sigma from 0.01, ...), on identical views, antipodal
+    positives, positives sweeping d over [0, 4] and far negatives: finite loss and gradients."""
+    for config in corner_configs(name):
+        objective = objectives.make(config)
+        for case, (a, b) in extreme_batches().items():
+            z1, z2 = (z.to(dtype).requires_grad_(True) for z in (a, b))
+            loss = objective(z1, z2)
             loss.backward()
-            assert torch.isfinite(loss) and torch.isfinite(z1.grad).all()
+            assert torch.isfinite(loss), (config, case)
+            assert torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all(), (config, case)
+
+
+@pytest.mark.parametrize("name", [n for n in names() if n != "spectral"])
+def test_only_directions_count(name):
+    """Rows scaled by 1e30 or 1e-30 give the loss of the unscaled rows and finite gradients (the L2
+    normalisation does not overflow or underflow); in bfloat16, scaling by 2^100 is exact."""
+    objective = objectives.make(name)
+    z1, z2 = batch(n=6, d=5, dtype=torch.float32)
+    for dtype, scales, rel in ((torch.float32, (1e30, 1e-30), 1e-5), (torch.bfloat16, (2.0**100, 2.0**-100), 0.0)):
+        a, b = z1.to(dtype), z2.to(dtype)
+        reference = objective(a, b)
+        for scale in scales:
+            x = (a * scale).requires_grad_(True)
+            loss = objective(x, b * scale)
+            loss.backward()
+            assert float(loss.detach()) == pytest.approx(float(reference), rel=rel, abs=rel), (dtype, scale)
+            assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_sh_cosine_is_finite_for_antipodal_positives_at_small_temperature():
+    """The SH cosine activation ``1 - e^-v`` goes through the linear continuation of exp (it overflowed
+    float32 for antipodal positives at tau <= 0.011)."""
+    z1, z2 = (z.requires_grad_(True) for z in extreme_batches()["antipodal"])
+    loss = fmicl_loss(z1, z2, "sh", "cosine", temperature=0.005)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z1.grad).all()
+
+
+def test_mixed_dtypes_are_promoted():
+    """MoCo v3 pairs bf16 queries with float32 keys; float32 with float64 is promoted too."""
+    z1, z2 = batch(dtype=torch.float64)
+    for name in ("kl", "infonce", "spectral"):
+        objective = objectives.make(name)
+        mixed = objective(z1.float(), z2)
+        assert mixed.dtype == torch.float64
+        assert float(mixed) == pytest.approx(float(objective(z1.float().double(), z2)), rel=1e-12)
+    queue = torch.randn(5, 5, dtype=torch.float64)
+    assert torch.isfinite(fmicl_loss(z1.float(), z2.float(), queue=queue))
 
 
 def test_low_precision_close_to_full_precision():
@@ -314,7 +381,7 @@ def test_module_builds_its_divergence_and_similarity_once():
     (torch.randn(4, 3), torch.randn(4, 2), "must match"),
     (torch.randn(4), torch.randn(4), "2-D"),
     (torch.randn(2, 3, 4), torch.randn(2, 3, 4), "2-D"),
-    (torch.randn(1, 3), torch.randn(1, 3), "N >= 2"),
+    (torch.randn(1, 3), torch.randn(1, 3), "N=1"),
     (torch.tensor([[0.0, 1.0], [float("nan"), 1.0]]), torch.randn(2, 2), "finite"),
     (torch.randn(2, 2), torch.tensor([[0.0, 1.0], [float("inf"), 1.0]]), "finite"),
 ])
@@ -326,5 +393,5 @@ def test_bad_embeddings(z1, z2, needle):
 
 def test_bad_queue():
     z1, z2 = batch()
-    with pytest.raises(ValueError, match="dimension"):
+    with pytest.raises(ValueError, match="width 3"):
         fmicl_loss(z1, z2, queue=torch.randn(4, 3, dtype=torch.float64))
