@@ -16,7 +16,8 @@ from pathlib import Path
 from analysis.conformal_sets.experiments import (ConformalResult, conformal_experiment, default_sources,
                                                  pairs_from_features, summary)
 from analysis.conformal_sets.plots import plot_sets
-from analysis.runner import Command, run
+from analysis.conformal_sets.sets import miscoverage
+from analysis.runner import Command, check_integers, run
 from fmicl_core.features import RunFolder, load_features
 
 __all__ = ["COMMAND", "main"]
@@ -31,11 +32,13 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _compute(args: argparse.Namespace) -> ConformalResult:
-    sources = default_sources(args.seed)
-    if args.features:
+    check_integers(args, splits=1, seed=0)
+    alpha = miscoverage(args.alpha, "--alpha")
+    trained = []
+    if args.features is not None:
         path = Path(args.features)
-        sources.append(pairs_from_features(load_features(RunFolder(path).features if path.is_dir() else path)))
-    return conformal_experiment(sources, args.alpha, args.splits, args.seed)
+        trained.append(pairs_from_features(load_features(RunFolder(path).features if path.is_dir() else path)))
+    return conformal_experiment(default_sources(args.seed) + trained, alpha, args.splits, args.seed)
 
 
 COMMAND = Command(prog="python -m analysis.conformal", description=__doc__, figure="conformal_sets",

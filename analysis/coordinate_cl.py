@@ -13,8 +13,8 @@ import argparse
 
 from analysis.coordinate.experiments import CoordinateResult, coordinate_checks, summary
 from analysis.coordinate.plots import plot_checks
-from analysis.runner import Command, run
-from fmicl_core.objective_config import DEFAULTS
+from analysis.runner import Command, check_integers, run
+from fmicl_core.objective_config import DEFAULTS, hyper
 
 __all__ = ["COMMAND", "main"]
 
@@ -28,7 +28,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _compute(args: argparse.Namespace) -> CoordinateResult:
-    return coordinate_checks(args.seed, args.steps, args.relu_steps, args.relu_seeds, args.temperature)
+    check_integers(args, seed=0, steps=1, relu_steps=1, relu_seeds=1)
+    temperature = hyper("temperature", args.temperature, "--temperature")
+    return coordinate_checks(args.seed, args.steps, args.relu_steps, args.relu_seeds, temperature)
 
 
 COMMAND = Command(prog="python -m analysis.coordinate_cl", description=__doc__, figure="coordinate_cl",

@@ -8,11 +8,11 @@ import argparse
 
 import torch
 
-from analysis.estimation.error import (DEFAULT_DELTA, EstimationErrorStudy, batch_sizes_up_to,
+from analysis.estimation.error import (DEFAULT_DELTA, KAPPA_RANGE, EstimationErrorStudy, batch_sizes_up_to,
                                        estimation_error_study)
 from analysis.estimation.plots import figure_estimation_error
 from analysis.gaussian.vmf import VMFCoupling
-from analysis.runner import Command, run
+from analysis.runner import Command, check_integers, run
 from fmicl_core import divergences, validation
 
 __all__ = ["COMMAND", "main"]
@@ -23,9 +23,10 @@ _COUPLING = VMFCoupling()
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--d", type=int, default=_COUPLING.d, help="dimension of the ambient space (sphere S^{d-1})")
     p.add_argument("--kappa", type=float, default=_COUPLING.kappa,
-                   help="vMF concentration; the f-Gaussian then has 1/(2 sigma^2) = kappa/2")
+                   help=f"vMF concentration in [{KAPPA_RANGE[0]:g}, {KAPPA_RANGE[1]:g}]; the f-Gaussian then has "
+                        "1/(2 sigma^2) = kappa/2")
     p.add_argument("--max-n", type=int, default=1024,
-                   help="largest batch size; N runs over the powers of 2 from 8 (4096 = the full range)")
+                   help="largest batch size (>= 32); N runs over the powers of 2 from 8 (4096 = the full range)")
     p.add_argument("--reps", type=int, default=200, help="batches drawn per batch size")
     p.add_argument("--delta", type=float, default=DEFAULT_DELTA, help="failure probability of the bound")
     p.add_argument("--mc-samples", type=int, default=4 * 10**6, help="Monte Carlo draws that check i_f")
@@ -36,10 +37,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _compute(args: argparse.Namespace) -> EstimationErrorStudy:
-    torch.set_num_threads(validation.integer("threads", args.threads))
+    check_integers(args, d=2, reps=10, mc_samples=2, seed=0, threads=1)
+    coupling = VMFCoupling(args.d, validation.at_least("--kappa", args.kappa, *KAPPA_RANGE))
+    names = tuple(validation.choice("--divergences", name, divergences.names()) for name in args.divergences)
     ns = batch_sizes_up_to(args.max_n)
-    return estimation_error_study(VMFCoupling(args.d, args.kappa), tuple(args.divergences), ns, args.reps,
-                                  args.delta, args.seed, args.mc_samples)
+    torch.set_num_threads(args.threads)
+    return estimation_error_study(coupling, names, ns, args.reps, args.delta, args.seed, args.mc_samples)
 
 
 def _headline(study: EstimationErrorStudy) -> list[str]:

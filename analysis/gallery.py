@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmicl_core.outputs import save_figure, save_json
+from fmicl_core.outputs import check_writable, save_figure, save_json
 
 __all__ = ["Claim", "claims_table", "gallery_dir", "save"]
 
@@ -23,10 +23,9 @@ _NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
 
 def gallery_dir() -> Path:
-    """The folder the notebooks write into (module docstring), created if missing."""
-    path = Path(os.environ.get("FMICL_FIGURES", Path("results") / "figures"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The folder the notebooks write into (module docstring), created if missing; one that cannot
+    be written is a one-line ``ValueError``."""
+    return check_writable(os.environ.get("FMICL_FIGURES", Path("results") / "figures"))
 
 
 def save(name: str, fig: Any, numbers: dict, config: dict) -> Path:

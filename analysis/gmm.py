@@ -17,9 +17,9 @@ import argparse
 
 from analysis.mixtures import methods as M
 from analysis.mixtures.encoder import EncoderTraining
-from analysis.mixtures.model import make_gmm
+from analysis.mixtures.model import coupling_strength, make_gmm
 from analysis.mixtures.plots import plot_comparison
-from analysis.runner import Command, run
+from analysis.runner import Command, check_integers, run
 from fmicl_core import validation
 
 __all__ = ["COMMAND", "main"]
@@ -45,19 +45,16 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _compute(args: argparse.Namespace) -> list:
-    for flag, least in (("d", 2), ("k", 2), ("steps", 1), ("batch", 2), ("fmicl_steps", 1), ("fmicl_batch", 2),
-                        ("n_test", args.k), ("seed", 0)):  # k-means needs at least K test points
-        validation.integer("--" + flag.replace("_", "-"), getattr(args, flag), least)
+    check_integers(args, d=2, k=2, steps=1, batch=2, fmicl_steps=1, fmicl_batch=2, seed=0,
+                   n_test=args.k)  # k-means needs at least K test points
     for flag in ("alpha", "sigma", "lr"):
         validation.positive("--" + flag, getattr(args, flag))
-    for delta in args.deltas:
-        if not 0.0 < delta <= 1.0:
-            raise ValueError(f"--deltas {delta!r} is not allowed; each coupling strength must lie in (0, 1]")
-    gmm = make_gmm(args.d, args.k, centred=not args.uncentred, seed=args.seed)
+    deltas = tuple(coupling_strength(delta, "--deltas") for delta in args.deltas)
     config = EncoderTraining(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
     fconfig = EncoderTraining(steps=args.fmicl_steps, batch=args.fmicl_batch, lr=args.lr, seed=args.seed)
     methods = tuple(M.method(m, config, fconfig, args.alpha, args.sigma) for m in args.methods)
-    return M.compare(gmm, tuple(args.deltas), methods, n_test=args.n_test, seed=args.seed)
+    gmm = make_gmm(args.d, args.k, centred=not args.uncentred, seed=args.seed)
+    return M.compare(gmm, deltas, methods, n_test=args.n_test, seed=args.seed)
 
 
 def _plot(rows: list, args: argparse.Namespace):

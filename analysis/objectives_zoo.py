@@ -5,28 +5,29 @@ from __future__ import annotations
 
 import argparse
 
-from analysis.runner import Command, run
-from analysis.zoo.curves import cosine_vs_gaussian, special_case_residuals, term_curves
+from analysis.runner import Command, check_integers, run
+from analysis.zoo.curves import C_RANGE, cosine_vs_gaussian, special_case_residuals, term_curves
 from analysis.zoo.plots import plot_zoo
 from fmicl_core import validation
-from fmicl_core.objective_config import DEFAULTS
+from fmicl_core.objective_config import DEFAULTS, hyper
 
 __all__ = ["COMMAND", "main"]
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--c", type=float, default=DEFAULTS.c, help="kernel precision c = 1/(2 sigma^2)")
+    p.add_argument("--c", type=float, default=DEFAULTS.c,
+                   help=f"kernel precision c = 1/(2 sigma^2), in [{C_RANGE[0]:g}, {C_RANGE[1]:g}]")
     p.add_argument("--temperature", type=float, default=DEFAULTS.temperature, help="cosine temperature")
     p.add_argument("--batches", type=int, default=50, help="random batches for the identities")
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
 def _compute(args: argparse.Namespace) -> dict:
-    c = validation.positive("c", args.c)
-    temperature = validation.positive("temperature", args.temperature)
-    batches = validation.integer("batches", args.batches)
+    check_integers(args, batches=1, seed=0)
+    c = validation.at_least("--c", args.c, *C_RANGE)
+    temperature = hyper("temperature", args.temperature, "--temperature")
     cosine = cosine_vs_gaussian(temperature, c)
-    return {"special_cases": special_case_residuals(batches, c=c, seed=args.seed),
+    return {"special_cases": special_case_residuals(args.batches, c=c, seed=args.seed),
             "raw_cosine_outside_domain": {n: v["raw_outside_domain"] for n, v in cosine.items()},
             "curves": term_curves(c), "cosine": cosine}
 

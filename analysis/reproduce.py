@@ -29,7 +29,9 @@ from tqdm import tqdm
 
 from analysis.gallery import gallery_dir
 from analysis.runner import GALLERY
-from fmicl_core.outputs import save_json, write_text
+from fmicl_core import validation
+from fmicl_core.cli import ArgumentParser
+from fmicl_core.outputs import check_writable, save_json, write_text
 
 __all__ = ["NotebookRun", "list_notebooks", "main", "merge_runs", "run_notebook", "write_report"]
 
@@ -74,6 +76,7 @@ def _set_mode(nb: nbformat.NotebookNode, full: bool) -> None:
 
 def run_notebook(path: Path, full: bool = False, timeout: int = 1200) -> NotebookRun:
     """Execute one notebook cell by cell; outputs are not written back to the file."""
+    validation.integer("timeout", timeout)
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     os.environ["FMICL_NOTEBOOK"] = path.stem
@@ -135,17 +138,20 @@ def write_report(runs: list[NotebookRun], folder: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m analysis.reproduce", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--full", action="store_true", help="paper-scale settings (QUICK = False; GPU advised)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (name or prefix, e.g. 02)")
-    p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
+    p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell (>= 1)")
     p.add_argument("--out-dir", default=str(GALLERY), help="gallery folder (default: the repository's figures/)")
     args = p.parse_args(argv)
-    os.environ["FMICL_FIGURES"] = args.out_dir
     try:
+        validation.integer("--timeout", args.timeout)
         paths = list_notebooks(args.only)
+        check_writable(args.out_dir)
     except ValueError as err:
         p.error(str(err))
+    os.environ["FMICL_FIGURES"] = args.out_dir
     runs = []
     bar = tqdm(paths, unit="notebook")
     for path in bar:

@@ -3,7 +3,8 @@
 
 ``--runs-dir`` keeps the run folders (a later call with the same flags reuses them, through
 :func:`fmicl_core.train.ensure_run`); without it the runs go to a temporary folder, deleted
-afterwards. (The runner's ``--out-dir`` is the folder of the figure and its JSON.)
+afterwards. (The runner's ``--out-dir`` is the folder of the figure and its JSON.) Neither may be
+the tracked ``figures/`` gallery.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from dataclasses import replace
 from typing import Iterator
 
+from analysis.runner import output_folder
 from fmicl_core.config import TrainConfig
 
 __all__ = ["add_trainer_arguments", "runs_folder", "trainer_config"]
@@ -31,7 +33,10 @@ def add_trainer_arguments(p: argparse.ArgumentParser, template: TrainConfig) -> 
 
 
 def trainer_config(args: argparse.Namespace, template: TrainConfig, **fields: object) -> TrainConfig:
-    """``template`` with the parsed trainer flags and ``fields``, validated."""
+    """``template`` with the parsed trainer flags and ``fields``, validated (``--runs-dir`` too,
+    when given: created, writable, outside the gallery)."""
+    if args.runs_dir is not None:
+        output_folder("--runs-dir", args.runs_dir)
     return replace(template, epochs=args.epochs, dataset=args.dataset, encoder=args.encoder, seed=args.seed,
                    **fields).validate()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis.runner import Command, run
+from analysis.runner import Command, check_integers, output_folder, run
 from analysis.training.comparison import run_grid, summarise
 from analysis.training.plots import plot_comparison
 from fmicl_core import validation
@@ -30,8 +30,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def _compute(args: argparse.Namespace) -> dict:
     for name in args.objectives:
-        validation.choice("objective", name, names())
-    base = TrainConfig(epochs=validation.integer("epochs", args.epochs), out_dir=args.runs_dir, progress=False,
+        validation.choice("--objectives", name, names())
+    for seed in args.seeds:
+        validation.integer("--seeds", seed, minimum=0)
+    check_integers(args, epochs=1)
+    base = TrainConfig(epochs=args.epochs, out_dir=str(output_folder("--runs-dir", args.runs_dir)), progress=False,
                        knn_every=0)
     runs = run_grid(args.objectives, args.seeds, base)
     return {"table": summarise(runs), "runs": runs}

@@ -7,6 +7,7 @@ import argparse
 
 from analysis.runner import Command, run
 from analysis.training.plots import plot_curves
+from fmicl_core import validation
 from fmicl_core.features import RunFolder
 
 __all__ = ["COMMAND", "main"]
@@ -16,13 +17,26 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run folder of python -m fmicl_core.train (e.g. runs/simclr-kl-digits-s0)")
 
 
+def _check_keys(where: str, record: object, keys: tuple[str, ...]) -> None:
+    """A one-line ``ValueError`` unless ``record`` is a dict holding ``keys``."""
+    missing = list(keys) if not isinstance(record, dict) else [k for k in keys if k not in record]
+    if missing:
+        raise ValueError(f"{where} lacks {missing}; is it a run folder of python -m fmicl_core.train?")
+
+
 def _compute(args: argparse.Namespace) -> dict:
-    folder = RunFolder(args.run_dir)
+    folder = RunFolder(validation.existing_path("RUN_DIR", args.run_dir, kind="folder"))
     config = folder.read_json("config")
+    _check_keys(str(folder.config), config, ("method", "dataset", "objective"))
+    _check_keys(f"{folder.config}: objective", config["objective"], ("name",))
     records = folder.read_metrics()
     if not records:
         raise ValueError(f"run folder {args.run_dir!r} has no finished epoch in {folder.metrics.name}")
+    for line, record in enumerate(records, 1):
+        _check_keys(f"{folder.metrics} line {line}", record, ("epoch", "loss", "knn"))
     result = folder.read_json("result") if folder.complete else {}
+    if result:
+        _check_keys(str(folder.result), result, ("knn_acc", "random_knn_acc", "linear_acc", "random_linear_acc"))
     return {"config": config, "epochs": records, "result": result}
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.gaussian.check import GaussianCheck, kernel_sigma2, verify_gaussian
-from analysis.gaussian.flows import BACKENDS, PRIORS
-from analysis.runner import Command, run
+from analysis.gaussian.flows import BACKENDS, PRIORS, check_backend
+from analysis.runner import Command, check_integers, output_folder, run
 from fmicl_core import validation
 from fmicl_core.features import RunFolder, load_features
 
@@ -65,37 +65,25 @@ def _features_path(args: argparse.Namespace) -> Path:
     from fmicl_core.config import TrainConfig
     from fmicl_core.train import ensure_run
 
-    config = TrainConfig(seed=args.seed, out_dir=args.runs_dir)
+    config = TrainConfig(seed=args.seed, out_dir=str(output_folder("--runs-dir", args.runs_dir)))
     if not RunFolder(Path(config.out_dir) / config.run_name).complete:
         print(f"{Path(config.out_dir) / config.run_name} is not a finished run: training the trainer's default run "
               f"(python -m fmicl_core.train --seed {args.seed} --out-dir {args.runs_dir}) first", flush=True)
     return RunFolder(ensure_run(config).run_dir).features
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"--device {name!r} is not allowed; use auto, cpu, cuda or cuda:<index>") from None
-    return name
-
-
 def _compute(args: argparse.Namespace) -> _Outcome:
-    for key, minimum in (("epochs", 1), ("patience", 1), ("hidden", 1), ("layers", 1), ("bins", 3), ("max_dim", 0)):
-        validation.integer("--" + key.replace("_", "-"), getattr(args, key), minimum=minimum)
-    if validation.number("--noise", args.noise) < 0:
-        raise ValueError(f"--noise={args.noise!r} is not allowed; it must be a finite number >= 0")
-    device = _device(args.device)
+    check_integers(args, epochs=1, patience=1, hidden=1, layers=1, bins=3, max_dim=0, seed=0)
+    validation.at_least("--noise", args.noise)
+    device = validation.device("--device", args.device)
+    priors = PRIORS if args.prior == "both" else (args.prior,)
+    for prior in priors:
+        check_backend(args.backend, prior)
     path = _features_path(args)
     feats = load_features(path)
-    priors = PRIORS if args.prior == "both" else (args.prior,)
     checks = [verify_gaussian(feats.pair_x, feats.pair_y, prior, max_dim=args.max_dim or None, noise=args.noise,
                               bins=args.bins, seed=args.seed, epochs=args.epochs, patience=args.patience,
-                              hidden=args.hidden, layers=args.layers, backend=args.backend, device=device)
+                              hidden=args.hidden, layers=args.layers, backend=args.backend, device=str(device))
               for prior in priors]
     return _Outcome(checks, str(path), feats.config, feats.pair_x.shape)
 

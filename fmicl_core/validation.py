@@ -44,7 +44,7 @@ def positive(name: str, value: object, above: float = 0.0) -> float:
     """A finite real number greater than ``above`` (0 by default)."""
     x = number(name, value)
     if not x > above:
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > {above:g}")
+        raise ValueError(f"{name}={x!r} is not allowed; it must be a finite number > {above:g}")
     return x
 
 
@@ -53,16 +53,16 @@ def at_least(name: str, value: object, minimum: float = 0.0, maximum: float = ma
     x = number(name, value)
     if not minimum <= x <= maximum:
         allowed = f">= {minimum:g}" if maximum == math.inf else f"in [{minimum:g}, {maximum:g}]"
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number {allowed}")
+        raise ValueError(f"{name}={x!r} is not allowed; it must be a finite number {allowed}")
     return x
 
 
-def unit_interval(name: str, value: object, closed_right: bool = True) -> float:
-    """A number in [0, 1] (or [0, 1) when ``closed_right`` is False)."""
+def unit_interval(name: str, value: object, closed_right: bool = True, open_left: bool = False) -> float:
+    """A number in [0, 1]; ``closed_right=False`` excludes 1, ``open_left=True`` excludes 0."""
     x = number(name, value)
-    if not (0.0 <= x <= 1.0) or (x == 1.0 and not closed_right):
-        allowed = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name}={value!r} is not allowed; it must lie in {allowed}")
+    if not (0.0 <= x <= 1.0) or (x == 1.0 and not closed_right) or (x == 0.0 and open_left):
+        allowed = ("(" if open_left else "[") + "0, 1" + ("]" if closed_right else ")")
+        raise ValueError(f"{name}={x!r} is not allowed; it must lie in {allowed}")
     return x
 
 

@@ -60,7 +60,7 @@ CASES = {
     "alpha vector": (lambda: fmicl_loss(Z1, Z2, alpha=torch.ones(2)), ValueError, "alpha=tensor([1., 1.])"),
     "sigma 1e-30": (lambda: fmicl_loss(Z1, Z2, sigma=1e-30), ValueError, "sigma=1e-30"),
     "sigma 0": (lambda: fmicl_loss(Z1, Z2, sigma=0), ValueError, "sigma=0"),
-    "sigma numpy": (lambda: fmicl_loss(Z1, Z2, sigma=np.float32(-1)), ValueError, "sigma=np.float32(-1.0)"),
+    "sigma numpy": (lambda: fmicl_loss(Z1, Z2, sigma=np.float32(-1)), ValueError, "sigma=-1.0"),
     "sigma unused": (lambda: fmicl_loss(Z1, Z2, similarity="cosine", sigma=-1.0), ValueError, "sigma=-1.0"),
     "mu 1e20": (lambda: fmicl_loss(Z1, Z2, "pearson", mu=1e20), ValueError, "mu=1e+20"),
     "mu negative": (lambda: fmicl_loss(Z1, Z2, mu=-1), ValueError, "mu=-1"),

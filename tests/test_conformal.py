@@ -169,17 +169,6 @@ def test_pairs_from_features_are_the_runs_positive_pairs():
     assert pairs.name == "trained features js"
 
 
-@pytest.mark.parametrize("flag", [["--alpha", "2"], ["--alpha", "0"], ["--splits", "0"],
-                                  ["--features", "no-such-run"]])
-def test_a_bad_flag_is_a_one_line_usage_error(flag, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        conformal.main(flag + ["--out-dir", str(tmp_path)])
-    assert exit_info.value.code == 2
-    message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert message.startswith("python -m analysis.conformal: error:")
-    assert not list(tmp_path.iterdir())
-
-
 def test_the_command_reads_a_run_folder_and_writes_its_figure_and_numbers(tmp_path):
     run = RunFolder(tmp_path / "run")
     save_features(run.features, _features(n=90))

@@ -121,20 +121,21 @@ def test_theorem4_term_above_empirical_quantile(study, name):
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="kappa"):
         VMFCoupling(3, -1.0)
-    with pytest.raises(ValueError, match="dimension"):
+    with pytest.raises(ValueError, match="d=1"):
         VMFCoupling(1, 1.0)
-    with pytest.raises(ValueError, match="reps"):
-        E.estimation_error_study(ns=(8,), reps=2)
+    with pytest.raises(ValueError, match="reps=2"):
+        E.estimation_error_study(ns=(8, 16, 32), reps=2)
     with pytest.raises(ValueError, match="unknown divergence"):
         E.population_fmi("kld", VMFCoupling())
 
 
 def test_batch_sizes_up_to():
-    assert E.batch_sizes_up_to(8) == (8,)
+    assert E.batch_sizes_up_to(32) == (8, 16, 32)
     assert E.batch_sizes_up_to(1000) == (8, 16, 32, 64, 128, 256, 512)
     assert E.DEFAULT_NS == E.batch_sizes_up_to(1024)
-    with pytest.raises(ValueError, match="max_n=4"):
-        E.batch_sizes_up_to(4)
+    for too_few in (4, 8, 16):  # fewer than three batch sizes: no slope with a standard error
+        with pytest.raises(ValueError, match=f"max_n={too_few} "):
+            E.batch_sizes_up_to(too_few)
 
 
 def test_wins_over_infonce():

@@ -142,8 +142,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
             proc.kill()
             proc.wait()
             kills += 1
-    subprocess.run(command + ["--resume"] * (not RunFolder(tmp_path / "killed").complete), env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    if not RunFolder(tmp_path / "killed").complete:
+        subprocess.run(command + ["--resume"], env=env, check=True, stdout=subprocess.DEVNULL)
     main([*args, "--name", "straight"])
     assert kills >= 1
     assert_same_state(checkpoint.load(tmp_path / "killed" / "checkpoint.pt"),

@@ -24,9 +24,20 @@ def test_strictly_convex_set_is_the_papers():
 def test_theorem3_minimiser_is_the_regular_simplex(name, n, d):
     r = N.minimise_negative_term(name, n, d, seed=n + d)
     g = r.diagnostics
+    assert r.converged
     assert g.centroid_norm < 1e-3 and g.gram_max < 1e-3 and g.sq_distance_rms < 1e-3
     assert g.is_simplex
     assert r.value == pytest.approx(r.simplex_value, abs=1e-9)
+
+
+@pytest.mark.parametrize("c", [10.0, 300.0])
+def test_a_stalled_minimisation_says_it_did_not_converge(c):
+    """Far above c = 1 the negative term decays like exp(-c d): L-BFGS stalls (c = 10) or cannot move
+    (c = 300, h underflows), and the result says it is not a minimiser instead of reporting its
+    points as one."""
+    stalled = N.minimise_negative_term("kl", 8, 7, c=c, seed=0, max_iter=300)
+    assert not stalled.converged and not stalled.diagnostics.is_simplex
+    assert not N.summary({("kl", 8, 7): stalled})["kl_N8_d7"]["converged"]
 
 
 def test_theorem3_other_width_and_scale():

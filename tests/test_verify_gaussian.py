@@ -26,7 +26,6 @@ from analysis.gaussian.check import (
 )
 from analysis.gaussian.ring import ring_pairs
 from analysis.gaussian.vmf import VMFCoupling
-from analysis.runner import GALLERY
 from analysis.verify_gaussian import main
 from fmicl_core.features import Features, save_features
 
@@ -233,27 +232,6 @@ def test_command_trains_the_default_run_through_ensure_run(tmp_path, monkeypatch
     main([*QUICK, "--seed", "3", "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path / "out")])
     assert asked == [TrainConfig(seed=3, out_dir=str(tmp_path / "runs"))]
     assert "training the trainer's default run" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("flags, message", [
-    (["--bins", "2"], "--bins=2 is not allowed"),
-    (["--epochs", "0"], "--epochs=0 is not allowed"),
-    (["--max-dim", "-1"], "--max-dim=-1 is not allowed"),
-    (["--noise", "-1"], "--noise=-1.0 is not allowed"),
-    (["--noise", "nan"], "--noise=nan is not allowed"),
-    (["--out-dir", str(GALLERY)], "tracked gallery"),
-    (["--device", "gpu7"], "--device 'gpu7' is not allowed"),
-    (["--prior", "laplace"], "invalid choice: 'laplace'"),
-    (["--features", "missing.npz"], "features file 'missing.npz' does not exist"),
-])
-def test_bad_flags_are_one_line_usage_errors(flags, message, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
-        main(flags)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[0].startswith("usage:") and message in err[-1] and err[-1].startswith("python -m analysis.verify")
-    assert not (tmp_path / "runs").exists()  # nothing was trained
 
 
 def test_reading_features_does_not_import_the_trainer():

@@ -57,8 +57,10 @@ class Pairs:
             raise ValueError(f"labels {self.labels.shape} must be ({self.anchors.shape[0]},)")
         if not (np.isfinite(self.anchors).all() and np.isfinite(self.positives).all()):
             raise ValueError(f"pairs {self.name!r} contain NaN or inf features")
-        if np.unique(self.labels).size < 2:
-            raise ValueError("pairs need at least two classes (negatives come from other classes)")
+        classes = np.unique(self.labels)
+        if classes.size < 2:
+            raise ValueError(f"pairs {self.name!r} have the single class {classes.tolist()}; at least two are needed "
+                             "(negatives come from other classes)")
 
 
 def synthetic_pairs(n: int = 600, k: int = 6, classes: int = 6, spread: float = 0.4,
@@ -66,7 +68,11 @@ def synthetic_pairs(n: int = 600, k: int = 6, classes: int = 6, spread: float = 
     """Anchors ``mu_c + N(0, anchor_sd^2 I)`` around ``classes`` centres ``N(0, spread^2 I)``; positives
     ``anchor + N(0, Sigma_+)``, ``Sigma_+ = R diag(s) R^T`` with eigenvalues log-spaced over a
     ratio ``anisotropy`` (largest 1) and a random rotation R."""
-    rng = np.random.default_rng(seed)
+    n, k = validation.integer("n", n, minimum=2), validation.integer("k", k)
+    classes = validation.integer("classes", classes, minimum=2)
+    spread, anchor_sd = validation.positive("spread", spread), validation.at_least("anchor_sd", anchor_sd)
+    anisotropy = validation.at_least("anisotropy", anisotropy, 1.0)
+    rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
     centres = rng.normal(0.0, spread, (classes, k))
     labels = rng.integers(classes, size=n)
     anchors = centres[labels] + anchor_sd * rng.normal(size=(n, k))
@@ -85,6 +91,8 @@ def digits_pairs(encoder: str = "pca", dim: int = 9, seed: int = 0) -> Pairs:
     from sklearn.model_selection import train_test_split
 
     validation.choice("encoder", encoder, ("pca", "lda"))
+    validation.integer("dim", dim, minimum=1, maximum=64 if encoder == "pca" else 9)  # LDA: classes - 1
+    validation.integer("seed", seed, minimum=0)
     x, y = load_digits(return_X_y=True)
     x_enc, x_rest, y_enc, y_rest = train_test_split(x, y, train_size=0.4, stratify=y, random_state=seed)
     model = PCA(dim, random_state=seed) if encoder == "pca" else LinearDiscriminantAnalysis(n_components=dim)
@@ -119,10 +127,32 @@ def default_sources(seed: int = 0) -> list[Pairs]:
 
 def _negatives(labels: np.ndarray, positives: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each test pair, the positive of a random test pair of another class."""
+    if np.unique(labels).size < 2:
+        raise ValueError(f"a test split holds only class {labels[0]}; negatives need two classes: use more pairs")
     out = np.empty_like(positives)
     for i, c in enumerate(labels):
         out[i] = positives[rng.choice(np.flatnonzero(labels != c))]
     return out
+
+
+def _calibration_size(pairs: Pairs) -> int:
+    """The calibration pairs of :func:`split_experiment`: the middle part of ``np.array_split(n, 3)``."""
+    n = pairs.anchors.shape[0]
+    return n // 3 + (n % 3 == 2)
+
+
+def _check_split(pairs: Pairs, alphas: tuple[float, ...], n_cal: int) -> None:
+    """Each third of ``pairs`` has at least ``k + 1`` pairs (a geometry of k-dimensional residuals
+    is fitted on one), and every alpha is at least ``1 / (n_cal + 1)``: below it the conformal
+    quantile is infinite and every set is the whole space."""
+    n, k = pairs.anchors.shape
+    if n // 3 < k + 1:
+        raise ValueError(f"pairs {pairs.name!r} number n={n}; each third (shape fit, calibration, test) needs at "
+                         f"least k + 1 = {k + 1} pairs, so n >= {3 * (k + 1)}")
+    for a in alphas:
+        if cs.miscoverage(a) < 1.0 / (n_cal + 1):
+            raise ValueError(f"alpha={a!r} is not allowed with the {n_cal} calibration pairs of {pairs.name!r}: below "
+                             f"1/(n_cal + 1) = {1.0 / (n_cal + 1):.3g} every conformal set is the whole space")
 
 
 Fitter = Callable[[np.ndarray, float], cs.Geometry]
@@ -156,10 +186,9 @@ def split_experiment(pairs: Pairs, alphas: tuple[float, ...] = (0.1,), splits: i
     ``str(alpha)``), of coverage, exclusion and log-volume (plus the chosen p values)."""
     for m in methods:
         validation.choice("method", m, METHODS)
-    for a in alphas:
-        cs.miscoverage(a)
+    _check_split(pairs, alphas, _calibration_size(pairs))
     validation.integer("splits", splits)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
     runs = [_one_split(pairs, alphas, methods, rng) for _ in range(splits)]
     out: dict = {}
     for m in methods:
@@ -214,12 +243,13 @@ def coverage_band(pairs: Pairs, alpha: float, splits: int, seed: int = 0,
                   methods: tuple[str, ...] = tuple(METHODS)) -> dict[str, CoverageBand]:
     """Each geometry fitted once on a random third of the pairs; the rest re-split ``splits`` times
     into calibration and test halves (:func:`resampled_coverage`)."""
-    cs.miscoverage(alpha)
     validation.integer("splits", splits, minimum=2)
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(pairs.anchors.shape[0])
-    fit, rest = perm[: len(perm) // 3], perm[len(perm) // 3:]
-    n_cal = len(rest) // 2
+    n = pairs.anchors.shape[0]
+    n_cal = (n - n // 3) // 2
+    _check_split(pairs, (alpha,), n_cal)
+    rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
+    perm = rng.permutation(n)
+    fit, rest = perm[: n // 3], perm[n // 3:]
     out = {}
     for m in methods:
         geometry = METHODS[validation.choice("method", m, METHODS)](pairs.positives[fit] - pairs.anchors[fit], alpha)
@@ -236,7 +266,11 @@ def pooled_anchor_coverage(alpha: float = 0.1, pool: int = 4, per_anchor: int = 
     (``per_anchor`` positives each), test pairs those of another; anchors differ in the spread of
     their positives (log-normal scale, sd ``scale_sd``). The exchangeable control draws calibration
     and test pairs each from fresh anchors. Returns mean coverage and its standard error for both."""
-    rng = np.random.default_rng(seed)
+    cs.miscoverage(alpha)
+    for name, value in (("pool", pool), ("per_anchor", per_anchor), ("splits", splits), ("k", k)):
+        validation.integer(name, value)
+    scale_sd = validation.at_least("scale_sd", scale_sd)
+    rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
     geometry = cs.euclidean_ball(k)
     n = pool * per_anchor
 
@@ -274,6 +308,8 @@ def conformal_experiment(sources: list[Pairs], alpha: float, splits: int, seed: 
     the first ``curve_sources`` and :func:`pooled_anchor_coverage` at ``alpha``."""
     cs.miscoverage(alpha)
     validation.integer("splits", splits)
+    for p in sources:
+        _check_split(p, (alpha,), _calibration_size(p))
     table = {p.name: split_experiment(p, (alpha,), splits, seed=seed) for p in sources}
     curves = {p.name: coverage_curves(p, seed=seed, splits=curve_splits) for p in sources[:curve_sources]}
     return ConformalResult(alpha, splits, table, curves, pooled_anchor_coverage(alpha, seed=seed))

@@ -42,12 +42,10 @@ __all__ = ["ConformalSet", "Geometry", "P_GRID", "calibrate", "conformal_quantil
 P_GRID = (1.0, 1.5, 2.0, 3.0, 4.0, math.inf)
 
 
-def miscoverage(alpha: float) -> float:
-    """The miscoverage level ``alpha`` in the open interval (0, 1), or a one-line ``ValueError``."""
-    a = validation.number("alpha", alpha)
-    if not 0 < a < 1:
-        raise ValueError(f"alpha={alpha!r} is not allowed; it must lie in (0, 1)")
-    return a
+def miscoverage(alpha: float, name: str = "alpha") -> float:
+    """The miscoverage level ``alpha`` in the open interval (0, 1), or a one-line ``ValueError``
+    that calls it ``name``."""
+    return validation.unit_interval(name, alpha, closed_right=False, open_left=True)
 
 
 def log_unit_ball_volume(p: float, k: int) -> float:

@@ -27,7 +27,7 @@ from analysis.coordinate import max_player as mp
 from analysis.coordinate import pair_weights as pw
 from fmicl_core import validation
 from fmicl_core.alpha_cl import WEIGHTS, two_view_distances
-from fmicl_core.objective_config import DEFAULTS
+from fmicl_core.objective_config import DEFAULTS, hyper
 
 if TYPE_CHECKING:
     from fmicl_core.config import TrainConfig
@@ -40,7 +40,9 @@ def weights_check(n: int = 16, dim: int = 8, tau: float = DEFAULTS.temperature, 
                   seed: int = 0) -> dict[str, float]:
     """Largest relative difference between the closed-form alpha (and beta) and the autograd ones,
     per loss, on the two-view distances of random embeddings (float64)."""
-    g = torch.Generator().manual_seed(seed)
+    n, dim = validation.integer("n", n, minimum=2), validation.integer("dim", dim)
+    tau, c = hyper("temperature", tau, "tau"), validation.positive("c", c)
+    g = torch.Generator().manual_seed(validation.integer("seed", seed, minimum=0))
     z1, z2 = (torch.randn(n, dim, generator=g, dtype=torch.float64) for _ in range(2))
     d2_pos, d2_neg = two_view_distances(z1, z2)
 
@@ -65,7 +67,8 @@ def importance_profiles(tau: float = DEFAULTS.temperature, c: float = DEFAULTS.c
     """Importance of a negative at half squared distance ``d2`` in [0, 2] (unit sphere), scaled to 1
     at d2 = 0: InfoNCE / Gibbs ``exp(-d2/tau)``, Tian's p = 4 loss ``exp(-d2^2/tau)``, inverse
     ``tau/(d2 + tau)`` and every f-MICL divergence ``G^2 f''(G)`` with ``G = exp(-2 c d2)``."""
-    d2 = torch.linspace(0.0, 2.0, points, dtype=torch.float64)
+    tau, c = hyper("temperature", tau, "tau"), validation.positive("c", c)
+    d2 = torch.linspace(0.0, 2.0, validation.integer("points", points, minimum=2), dtype=torch.float64)
     profiles = {"infonce (Gibbs)": torch.exp(-d2 / tau), "alpha-CL p=4": torch.exp(-d2**2 / tau),
                 "alpha-CL inverse": tau / (d2 + tau)}
     g = torch.exp(-2.0 * c * d2)
@@ -118,10 +121,11 @@ class CoordinateResult:
 def coordinate_checks(seed: int, steps: int, relu_steps: int, relu_seeds: int,
                       temperature: float = DEFAULTS.temperature) -> CoordinateResult:
     """The three checks (module docstring); ``temperature`` is the min players' tau."""
+    validation.integer("seed", seed, minimum=0)
     validation.integer("steps", steps)
     validation.integer("relu_steps", relu_steps)
     validation.integer("relu_seeds", relu_seeds)
-    validation.positive("temperature", temperature)
+    temperature = hyper("temperature", temperature)
     return CoordinateResult(
         weights_check(seed=seed), importance_profiles(temperature),
         deep_linear(steps=steps, temperature=temperature, seed=seed),

@@ -107,7 +107,8 @@ def stable_rank(w: Tensor) -> float:
 def linear_data(n: int = 512, d: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
     """``x ~ N(0, diag(linspace(3, 0.5)^2))``, ``x' = x + xi`` with xi of std 3 on dims 0-1 and 0.2
     elsewhere, so that the top principal component is not the top contrastive direction."""
-    g = torch.Generator().manual_seed(seed)
+    n, d = validation.integer("n", n, minimum=2), validation.integer("d", d, minimum=3)
+    g = torch.Generator().manual_seed(validation.integer("seed", seed, minimum=0))
     scale = torch.linspace(3.0, 0.5, d, dtype=torch.float64)
     noise = torch.full((d,), 0.2, dtype=torch.float64)
     noise[:2] = 3.0
@@ -118,7 +119,9 @@ def linear_data(n: int = 512, d: int = 10, seed: int = 0) -> tuple[Tensor, Tenso
 def relu_data(n: int = 256, d: int = 10, noise: float = 0.5, seed: int = 0) -> tuple[Tensor, Tensor]:
     """The generator of ``relu_2layer.py`` in Tian's code: ``x = e_z (m_z + noise * eps)`` with
     ``m = linspace(10, 1)``, class z uniform; the two views get independent eps (float32)."""
-    g = torch.Generator().manual_seed(seed)
+    n, d = validation.integer("n", n, minimum=2), validation.integer("d", d, minimum=2)
+    noise = validation.at_least("noise", noise)
+    g = torch.Generator().manual_seed(validation.integer("seed", seed, minimum=0))
     m = torch.linspace(10.0, 1.0, d)
     z = torch.randint(d, (n,), generator=g)
     onehot = torch.nn.functional.one_hot(z, d).float()

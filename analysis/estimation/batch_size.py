@@ -38,13 +38,14 @@ def batch_size_study(objectives: tuple[str, ...], batch_sizes: tuple[int, ...], 
         raise ValueError(f"objectives={objectives!r}, batch_sizes={batch_sizes!r} are not allowed; "
                          "name at least one of each")
     base = replace(base, out_dir=str(out_dir), progress=False)
-    sizes = [validation.integer("batch_size", n) for n in batch_sizes]
-    configs = {obj: base.with_objective(name=obj) for obj in objectives}  # every name checked first
+    sizes = [validation.integer("batch_size", n, minimum=2) for n in batch_sizes]  # a batch needs negatives
+    configs = {(obj, n): replace(base.with_objective(name=obj), batch_size=n, name=f"bs-{obj}-{n}").validate()
+               for obj in objectives for n in sizes}  # every run checked before the first trains
     out: dict = {}
-    for obj, config in configs.items():
+    for obj in objectives:
         rows = {"batch_size": [], "knn_acc": [], "linear_acc": []}
         for n in sizes:
-            r = ensure_run(replace(config, batch_size=n, name=f"bs-{obj}-{n}"))
+            r = ensure_run(configs[obj, n])
             rows["batch_size"].append(n)
             rows["knn_acc"].append(float(r.knn_acc))
             rows["linear_acc"].append(float(r.linear_acc))

@@ -35,6 +35,8 @@ from fmicl_core import divergences, validation
 __all__ = [
     "DEFAULT_DELTA",
     "DEFAULT_NS",
+    "KAPPA_RANGE",
+    "MIN_SIZES",
     "EstimationErrorStudy",
     "PopulationFMI",
     "batch_estimates",
@@ -46,12 +48,22 @@ __all__ = [
 ]
 
 DEFAULT_DELTA = 0.1
-MIN_N = 8
+MIN_SIZES = 3
+"""Batch sizes a study needs at least: the slope of the error and its standard error are a line
+fitted to one point per size, and a line's standard error needs a third point."""
+KAPPA_RANGE = (1e-3, 10.0)
+"""The vMF concentrations the population values accept (measured for d from 2 to 64): above, the
+200-node Gauss-Jacobi quadrature of the cross-check ``E f(G)`` no longer resolves Neyman's ``f``
+at ``G`` down to ``mu e^{-2 kappa}`` (and at a few hundred ``G`` underflows); below, ``i_f`` (of
+order ``kappa^2``) and the errors sink towards float64 rounding."""
 
 
 def batch_sizes_up_to(max_n: int) -> tuple[int, ...]:
-    """The powers of 2 from 8 up to ``max_n`` (>= 8)."""
-    validation.integer("max_n", max_n, minimum=MIN_N)
+    """The powers of 2 from 8 up to ``max_n``, at least :data:`MIN_SIZES` of them (``max_n >= 32``)."""
+    smallest = 8 * 2 ** (MIN_SIZES - 1)
+    if validation.integer("max_n", max_n, minimum=1) < smallest:
+        raise ValueError(f"max_n={max_n!r} is not allowed; it must be an integer >= {smallest}, so that the batch "
+                         f"sizes 8, 16, ... give the {MIN_SIZES} points a slope with a standard error needs")
     return tuple(2**k for k in range(3, int(math.log2(max_n)) + 1))
 
 
@@ -68,7 +80,7 @@ def _terms(div: divergences.Divergence, coupling: VMFCoupling, t: np.ndarray) ->
 def _mc_draws(coupling: VMFCoupling, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` draws of ``t = x.y`` under the coupling and under the product (shared by divergences)."""
     validation.integer("mc_samples", n, minimum=2)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
     return coupling.sample_inner(n, rng, coupled=True), coupling.sample_inner(n, rng, coupled=False)
 
 
@@ -92,6 +104,7 @@ def population_fmi(divergence: str | divergences.Divergence, coupling: VMFCoupli
     """The population value ``i_f`` of the f-MICL objective with the matching f-Gaussian (module
     docstring), three ways."""
     div = divergences.get(divergence)
+    validation.at_least("kappa", coupling.kappa, *KAPPA_RANGE)
     quad = (coupling.expectation(lambda t: _terms(div, coupling, t)[0], coupled=True)
             - coupling.expectation(lambda t: _terms(div, coupling, t)[1], coupled=False))
     fdiv = coupling.expectation(
@@ -109,15 +122,17 @@ def population_fmi(divergence: str | divergences.Divergence, coupling: VMFCoupli
     )
 
 
-def _check_delta(delta: float) -> float:
-    if not (0.0 < validation.number("delta", delta) < 1.0):
-        raise ValueError(f"delta={delta!r} is not allowed; it must lie in (0, 1)")
-    return float(delta)
+def _check_sizes(ns: tuple[int, ...]) -> tuple[int, ...]:
+    """Distinct batch sizes ``N >= 2``, at least :data:`MIN_SIZES` of them."""
+    ns = tuple(validation.integer("N", n, minimum=2) for n in ns)
+    if len(set(ns)) < MIN_SIZES:
+        raise ValueError(f"ns={ns!r} is not allowed; the slope fit needs at least {MIN_SIZES} distinct batch sizes")
+    return ns
 
 
 def concentration_term(r_T: float, r_f: float, n: int | np.ndarray, delta: float = DEFAULT_DELTA) -> np.ndarray:
     """Theorem 4's concentration term ``(r_T + 2 r_f) sqrt(log(6/delta) / (2(N-1)))``."""
-    delta = _check_delta(delta)
+    delta = validation.unit_interval("delta", delta, closed_right=False, open_left=True)
     return (r_T + 2.0 * r_f) * np.sqrt(math.log(6.0 / delta) / (2.0 * (np.asarray(n) - 1.0)))
 
 
@@ -194,9 +209,12 @@ def estimation_error_study(coupling: VMFCoupling = VMFCoupling(), names: tuple[s
     """Draw ``reps`` batches of each size in ``ns`` from the coupling, estimate ``i_f`` on each, and
     summarise the error per divergence (``names``: default every divergence of the registry)."""
     names = tuple(names or divergences.names())
-    delta = _check_delta(delta)
-    if reps < 10 or any(int(n) < 2 for n in ns):
-        raise ValueError(f"reps={reps!r}, ns={ns!r} are not allowed; reps >= 10 and every N >= 2")
+    delta = validation.unit_interval("delta", delta, closed_right=False, open_left=True)
+    ns = _check_sizes(ns)
+    reps = validation.integer("reps", reps, minimum=10)
+    validation.integer("seed", seed, minimum=0)
+    validation.integer("mc_samples", mc_samples, minimum=2)
+    validation.at_least("kappa", coupling.kappa, *KAPPA_RANGE)
     divs = [divergences.get(n) for n in names]
     pop = {n: population_fmi(n, coupling, mc_samples, seed) for n in names}
     truth = np.array([pop[n].quadrature for n in names])

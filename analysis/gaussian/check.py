@@ -54,6 +54,7 @@ Method (:func:`verify_gaussian`):
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
@@ -64,9 +65,12 @@ from analysis.gaussian.flows import PRIORS, FlowFit, fit_flow
 from fmicl_core import validation
 from fmicl_core.objective_config import BASELINES
 
-__all__ = ["CERTIFY_R", "GaussianCheck", "implied_sigma2", "kernel_sigma2", "kernel_slope", "verify_gaussian"]
+__all__ = ["CERTIFY_R", "FIT_OPTIONS", "GaussianCheck", "implied_sigma2", "kernel_sigma2", "kernel_slope",
+           "verify_gaussian"]
 
 CERTIFY_R = -0.9
+FIT_OPTIONS = tuple(k for k in inspect.signature(fit_flow).parameters if k not in ("train", "heldout", "prior", "seed"))
+"""The keyword arguments of :func:`verify_gaussian` that go to :func:`analysis.gaussian.flows.fit_flow`."""
 
 
 @dataclass
@@ -156,13 +160,6 @@ def _check_pairs(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _open_unit(name: str, value: object) -> float:
-    x = validation.number(name, value)
-    if not 0.0 < x < 1.0:
-        raise ValueError(f"{name}={value!r} is not allowed; it must lie in (0, 1)")
-    return x
-
-
 def _project(x, y, train, k: int):
     """x, y projected onto the top ``k`` principal axes of the training rows of both (step 3)."""
     if k == x.shape[1]:
@@ -230,15 +227,14 @@ def verify_gaussian(
     ``hidden``, ``layers``, ``blocks``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
     ``patience``, ``device``)."""
     validation.choice("prior", prior, PRIORS)
+    validation.keywords("verify_gaussian", fit_options, FIT_OPTIONS)
     x, y = _check_pairs(x, y)
-    heldout_fraction = _open_unit("heldout_fraction", heldout_fraction)
+    heldout_fraction = validation.unit_interval("heldout_fraction", heldout_fraction, closed_right=False, open_left=True)
     bins = validation.integer("bins", bins, minimum=3)
     if max_dim is not None:
         max_dim = validation.integer("max_dim", max_dim, minimum=1)
-    noise = validation.number("noise", noise)
-    if noise < 0:
-        raise ValueError(f"noise={noise!r} is not allowed; it must be a finite number >= 0")
-    confidence = _open_unit("confidence", confidence)
+    noise = validation.at_least("noise", noise)
+    confidence = validation.unit_interval("confidence", confidence, closed_right=False, open_left=True)
     bootstrap = validation.integer("bootstrap", bootstrap, minimum=100)
     n, dim = x.shape
     fitted_dim = dim if max_dim is None else min(dim, max_dim)
@@ -249,15 +245,19 @@ def verify_gaussian(
             f"n={n} pairs is too small for the split: heldout_fraction={heldout_fraction} gives {n_held} held-out "
             f"(need >= {need_held} = 5 per bin) and {n - n_held} training pairs (need >= {need_train} for d={fitted_dim})"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
     perm = rng.permutation(n)
     held, train = perm[:n_held], perm[n_held:]
     x, y, explained = _project(x, y, train, fitted_dim)
+    distances = np.sum((x[held] - y[held]) ** 2, axis=1)
+    if np.ptp(distances) == 0:
+        raise ValueError(f"every held-out pair has ||x - y||^2 = {distances[0]:g} (identical pairs, or all at one "
+                         "distance): log p cannot be regressed on the distance; the check needs pairs at "
+                         "different distances")
     joint = np.concatenate([x, y], axis=1)
     thick = joint + noise * rng.standard_normal(joint.shape)
     fit = fit_flow(thick[train], thick[held], prior, seed=seed, **fit_options)
     loglik = fit.log_prob(thick[held])
-    distances = np.sum((x[held] - y[held]) ** 2, axis=1)
     edges, centres, counts, means, lo, hi, groups = _bins(distances, loglik, bins, confidence)
     line = stats.linregress(distances, loglik)
     slope_ci = _bootstrap_slope(distances, loglik, bootstrap, confidence, rng)

@@ -50,6 +50,7 @@ __all__ = [
     "Standardise",
     "UniformBase",
     "ZukoRealNVP",
+    "check_backend",
     "fit_flow",
     "make_flow",
 ]
@@ -128,6 +129,8 @@ def make_flow(
     """RealNVP (``SimpleRealNVP``'s alternating-mask affine couplings with ResidualNet conditioners,
     no BatchNorm) after ``standardise``; Gaussian base, or a sigmoid then a uniform base."""
     validation.choice("prior", prior, PRIORS)
+    for name, value in (("hidden", hidden), ("layers", layers), ("blocks", blocks)):
+        validation.integer(name, value)
     features = standardise.mean.numel()
     if features < 2:
         raise ValueError(f"a coupling flow needs >= 2 features, got {features}")
@@ -162,6 +165,26 @@ class ZukoRealNVP(torch.nn.Module):
     def log_prob(self, inputs):
         noise, logabsdet = self.standardise(inputs)
         return self.core().log_prob(noise) + logabsdet
+
+
+def check_backend(backend: str, prior: str) -> str:
+    """``backend`` (:data:`BACKENDS`) if it can fit a flow with base ``prior`` (zuko: gaussian only)."""
+    validation.choice("backend", backend, BACKENDS)
+    validation.choice("prior", prior, PRIORS)
+    if backend == "zuko" and prior != "gaussian":
+        raise ValueError(f"backend {backend!r} with prior {prior!r} is not allowed; zuko takes the gaussian prior only")
+    return backend
+
+
+def _rows(name: str, data, width: int | None = None) -> torch.Tensor:
+    """``data`` as a finite float32 (n, D) tensor with ``n >= 2`` (and ``D == width`` when given)."""
+    array = np.asarray(data, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] < 2 or (width is not None and array.shape[1] != width):
+        want = "(n, D) with n >= 2" if width is None else f"(n, {width}) with n >= 2"
+        raise ValueError(f"{name} has shape {array.shape}; it must be {want}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or inf values; the data must be finite")
+    return torch.as_tensor(array, dtype=torch.float32)
 
 
 @dataclass
@@ -207,16 +230,17 @@ def fit_flow(
     norm clipped at 10) after the ``standardise`` map fitted on ``train``; after each epoch the
     held-out NLL is computed in eval mode, and training stops after ``patience`` epochs without
     improvement; the returned flow carries the parameters of the best held-out epoch."""
-    validation.choice("backend", backend, BACKENDS)
-    if backend == "zuko" and prior != "gaussian":
-        raise ValueError(f"backend {backend!r} with prior {prior!r} is not allowed; zuko takes the gaussian prior only")
-    validation.choice("prior", prior, PRIORS)
+    check_backend(backend, prior)
     validation.choice("standardise", standardise, STANDARDISATIONS)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience), ("hidden", hidden),
+                        ("layers", layers), ("blocks", blocks)):
         validation.integer(name, value, minimum=1)
-    torch.manual_seed(seed)
-    train_t = torch.as_tensor(np.asarray(train), dtype=torch.float32)
-    held_t = torch.as_tensor(np.asarray(heldout), dtype=torch.float32).to(device)
+    validation.positive("lr", lr)
+    validation.at_least("weight_decay", weight_decay)
+    device = validation.device("device", device)
+    train_t = _rows("train", train)
+    held_t = _rows("heldout", heldout, train_t.shape[1]).to(device)
+    torch.manual_seed(validation.integer("seed", seed, minimum=0))
     standardiser = Standardise.fit(train_t.double(), standardise).float()
     if backend == "zuko":
         flow = ZukoRealNVP(standardiser, hidden, layers)

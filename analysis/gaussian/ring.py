@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fmicl_core import validation
+
 __all__ = ["ring_pairs"]
 
 
@@ -20,10 +22,10 @@ def ring_pairs(
     n: int, d: int, angle: float, jitter: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` ring pairs (module docstring) as two float64 (n, d) arrays of unit rows."""
-    if int(d) != d or d < 2:
-        raise ValueError(f"dimension d={d!r} must be an integer >= 2")
-    if not 0.0 < angle < np.pi or not jitter > 0:
-        raise ValueError(f"angle={angle!r} must lie in (0, pi) and jitter={jitter!r} must be > 0")
+    n, d = validation.integer("n", n), validation.integer("d", d, minimum=2)
+    if not 0.0 < validation.number("angle", angle) < np.pi:
+        raise ValueError(f"angle={angle!r} is not allowed; it must lie in (0, pi)")
+    jitter = validation.positive("jitter", jitter)
     x = rng.standard_normal((n, d))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     v = rng.standard_normal((n, d))

@@ -28,29 +28,28 @@ from typing import Callable
 import numpy as np
 from scipy.special import gammaln, ive, roots_jacobi
 
+from fmicl_core import validation
+
 __all__ = ["VMFCoupling", "log_mean_exp_inner"]
-
-
-def _check_dim(d: int) -> int:
-    if not (isinstance(d, (int, np.integer)) and d >= 2):
-        raise ValueError(f"dimension d={d!r} is not allowed; it must be an integer >= 2")
-    return int(d)
 
 
 def log_mean_exp_inner(d: int, kappa: float) -> float:
     """``log E exp(kappa x.y)`` for independent uniform ``x, y`` on ``S^{d-1}`` (``= -log C_d``).
 
     ``= log Gamma(d/2) - (d/2 - 1) log(kappa/2) + log I_{d/2-1}(kappa)``, evaluated with the
-    exponentially scaled Bessel function ``ive`` so that large ``kappa`` does not overflow.
+    exponentially scaled Bessel function ``ive`` so that large ``kappa`` does not overflow; where
+    even ``ive`` leaves float64 (a small ``kappa`` in many dimensions) a one-line ``ValueError``.
     """
-    d = _check_dim(d)
-    if not (math.isfinite(kappa) and kappa >= 0):
-        raise ValueError(f"kappa={kappa!r} is not allowed; it must be a finite number >= 0")
+    d = validation.integer("d", d, minimum=2)
+    kappa = validation.at_least("kappa", kappa)
     if kappa == 0:
         return 0.0
     nu = d / 2.0 - 1.0
-    return float(gammaln(d / 2.0) - nu * math.log(kappa / 2.0)
-                 + math.log(ive(nu, kappa)) + kappa)
+    scaled = float(ive(nu, kappa))
+    if not 0.0 < scaled < math.inf:
+        raise ValueError(f"kappa={kappa!r} with d={d} is not allowed: the Bessel function I_{nu:g}(kappa) of the vMF "
+                         "normaliser leaves float64; use a larger kappa or a smaller d")
+    return float(gammaln(d / 2.0) - nu * math.log(kappa / 2.0) + math.log(scaled) + kappa)
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,8 @@ class VMFCoupling:
     kappa: float = 2.0
 
     def __post_init__(self) -> None:
-        _check_dim(self.d)
-        if not (isinstance(self.kappa, (int, float)) and math.isfinite(self.kappa) and self.kappa > 0):
-            raise ValueError(f"kappa={self.kappa!r} is not allowed; it must be a finite number > 0")
+        object.__setattr__(self, "d", validation.integer("d", self.d, minimum=2))
+        object.__setattr__(self, "kappa", validation.positive("kappa", self.kappa))
 
     @property
     def log_c(self) -> float:

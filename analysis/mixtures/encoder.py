@@ -165,7 +165,8 @@ def train_linear(source: Source, loss: LossFn, r: int, shared: bool = True,
                  config: EncoderTraining = EncoderTraining()) -> list[LinearEncoder]:
     """Train linear encoders on batches ``source.draw(batch, gen) -> (x, x_pos)`` by minimising
     ``loss(A x, A' x_pos)``: one encoder for both views when ``shared`` (augmentation pairs), else one
-    per view (the CLIP form; the views may differ in dimension, ``source.dims``)."""
+    per view (the CLIP form; the views may differ in dimension, ``source.dims``). A loss that stops
+    being finite is a one-line ``ValueError`` naming the step (training diverged)."""
     dims = source.dims[:1] if shared else source.dims
     if shared and source.dims[0] != source.dims[1]:
         raise ValueError(f"views have dimensions {source.dims}; a shared encoder needs equal ones")
@@ -179,9 +180,12 @@ def train_linear(source: Source, loss: LossFn, r: int, shared: bool = True,
     torch.set_num_threads(1)  # (B, r) matrices: a thread pool costs more than it saves
     start = time.perf_counter()
     try:
-        for _ in range(config.steps):
+        for step in range(1, config.steps + 1):
             x, x_pos = source.draw(config.batch, gen)
             value = loss(x @ weights[0].T, x_pos @ weights[-1].T)
+            if not torch.isfinite(value):
+                raise ValueError(f"training diverged at step {step} of {config.steps}: the loss is {value.item()}; "
+                                 f"lower the learning rate lr={config.lr:g}")
             opt.zero_grad(set_to_none=True)
             value.backward()
             opt.step()

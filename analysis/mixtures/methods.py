@@ -32,9 +32,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from analysis.mixtures.encoder import INNER_TEMPERATURE, EncoderTraining, fit_linear_encoder
+from analysis.mixtures.encoder import INNER_TEMPERATURE, EncoderTraining, fit_linear_encoder, make_loss
 from analysis.mixtures.metrics import Score, cluster_scores, lda_projection, pca_projection, score_projection
-from analysis.mixtures.model import GMM
+from analysis.mixtures.model import GMM, coupling_strength
 from fmicl_core import divergences, validation
 
 __all__ = ["COSINE_TEMPERATURE", "FMICL_ALPHA", "FMICL_SIGMA", "METHODS", "Method", "baselines", "compare",
@@ -82,6 +82,7 @@ def method(name: str, config: EncoderTraining = EncoderTraining(), fmicl_config:
     if name == "spectral":
         return Method(name, "spectral", "inner", {}, config)
     hyper = dict(alpha=validation.positive("alpha", alpha), sigma=validation.positive("sigma", sigma))
+    make_loss(name, "gaussian", **hyper)  # the objective checks its hyper-parameters now, not after training others
     return Method(name, name, "gaussian", hyper, fmicl_config or config)
 
 
@@ -93,6 +94,15 @@ def _fit_and_score(gmm: GMM, m: Method, pairs, target: np.ndarray, x_test: np.nd
     return score_projection(m.name, gmm.delta, enc.weight, target, x_test, y_test, seed,
                             encoder_weight=enc.weight, singular_values=np.linalg.svd(enc.weight, compute_uv=False),
                             nmi_normalised=nmi_sphere, seconds=enc.seconds, **extra)
+
+
+def _check_sizes(gmm: GMM, n_test: int, seed: int) -> None:
+    """The encoders map to ``K - 1`` dimensions (at most ``d``) and k-means needs ``K`` test points."""
+    if gmm.k - 1 > gmm.d:
+        raise ValueError(f"a mixture of K={gmm.k} components in d={gmm.d} is not allowed; the encoders map to "
+                         f"K - 1 = {gmm.k - 1} dimensions, so K <= d + 1 is needed")
+    validation.integer("n_test", n_test, minimum=gmm.k)
+    validation.integer("seed", seed, minimum=0)
 
 
 def baselines(gmm: GMM, x_test: np.ndarray, y_test: np.ndarray, n_train: int = 5000, seed: int = 0) -> list[Score]:
@@ -108,6 +118,8 @@ def compare(gmm: GMM, deltas=(1.0, 0.3), methods: tuple[Method, ...] = (method("
             n_test: int = 5000, n_lda: int = 5000, seed: int = 0, with_baselines: bool = True) -> list[Score]:
     """Every method at every ``delta``, each trained on fresh pairs every step (the population loss),
     then the baselines (``delta`` = NaN: they do not see pairs). Same test draw for every row."""
+    deltas = tuple(coupling_strength(d, "deltas") for d in deltas)
+    _check_sizes(gmm, n_test, seed)
     x_test, y_test = gmm.sample(n_test, np.random.default_rng(seed + 1))
     target = gmm.fisher()
     rows = [_fit_and_score(gmm.with_delta(d), replace(m, config=replace(m.config, seed=seed)),
@@ -120,6 +132,8 @@ def sweep_n(gmm: GMM, ns=(1000, 10000, 100000), deltas=(1.0, 0.3), m: Method = m
             n_test: int = 5000, seed: int = 0) -> list[Score]:
     """A fixed training sample of ``n`` pairs per row (``extra["n"]``): how the angle to the Fisher
     subspace shrinks with the sample size."""
+    deltas = tuple(coupling_strength(d, "deltas") for d in deltas)
+    _check_sizes(gmm, n_test, seed)
     x_test, y_test = gmm.sample(n_test, np.random.default_rng(seed + 1))
     target = gmm.fisher()
     rows = []

@@ -39,11 +39,12 @@ class Pairs:
     k_pos: np.ndarray
 
 
-def coupling_strength(delta: object) -> float:
-    """A coupling strength ``delta`` in (0, 1] (at 0 the pair carries no information)."""
-    value = validation.unit_interval("delta", delta)
-    if value == 0.0:
-        raise ValueError(f"delta={delta!r} is not allowed; it must lie in (0, 1]")
+def coupling_strength(delta: object, name: str = "delta") -> float:
+    """A coupling strength ``delta`` in (0, 1] (at 0 the pair carries no information); ``name``
+    is what an error calls it."""
+    value = validation.number(name, delta)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name}={delta!r} is not allowed; it must lie in (0, 1]")
     return value
 
 

@@ -8,6 +8,13 @@ exists only for ``N <= d + 1``; Theorem 3 says that for a strictly convex h the 
 only minimiser. Outside the theorem: for RKL h is linear, so the term equals
 ``log mu - 1 - c 2N/(N-1) (1 - ||mean x||^2)`` and every centred configuration is a minimiser; for
 Neyman h is concave, and the minimisers split into antipodal clusters instead.
+
+The minimiser is numerical (L-BFGS), and a minimisation that stalls is not a minimiser: a result is
+``converged`` only when the final gradient norm is at most :data:`GRAD_TOL` times the starting one
+(capped at 1). With ``mu = 1`` the strictly convex divergences reach the simplex for ``c`` from
+about 0.1 to 2 at the command's default sizes; far outside (e.g. ``c = 10``, where ``h`` decays like
+``exp(-10 d)``, or ``c = 300``, where it underflows) the optimiser stalls or cannot move, and the
+results say so.
 """
 
 from __future__ import annotations
@@ -23,7 +30,12 @@ from analysis.simplex.diagnostics import BatchDiagnostics, as_features, diagnose
 from fmicl_core import divergences, validation
 from fmicl_core.objective_config import DEFAULTS
 
-__all__ = ["NegativeTermMinimum", "minimise_grid", "minimise_negative_term", "negative_term", "summary"]
+__all__ = ["GRAD_TOL", "NegativeTermMinimum", "minimise_grid", "minimise_negative_term", "negative_term", "summary"]
+
+GRAD_TOL = 1e-6
+"""A minimisation has ``converged`` when its final gradient norm is at most this times its
+starting gradient norm (capped at 1): far below every stalled run measured, above every
+minimisation that reached the simplex."""
 
 
 def _sq_distances(x: Tensor) -> Tensor:
@@ -36,15 +48,17 @@ def negative_term(z: np.ndarray | Tensor, divergence: str | divergences.Divergen
                   c: float = DEFAULTS.c, mu: float = DEFAULTS.mu) -> float:
     """The negative term (module docstring) of L2-normalised features ``z``."""
     x = F.normalize(as_features(z), dim=1)
-    return float(divergences.get(divergence).B(_sq_distances(x), c, mu).mean())
+    return float(divergences.get(divergence).B(_sq_distances(x), validation.positive("c", c),
+                                              validation.positive("mu", mu)).mean())
 
 
 @dataclass(frozen=True)
 class NegativeTermMinimum:
     """Result of :func:`minimise_negative_term`: the points, the negative term there, the simplex's
     value ``h(2N/(N-1))`` (Jensen's lower bound for convex h, attained only when N <= d + 1), the
-    diagnostics, the fraction of pairs that are antipodal (``||x_i - x_j||^2 > 3.99``) and the
-    optimiser's final gradient norm."""
+    diagnostics, the fraction of pairs that are antipodal (``||x_i - x_j||^2 > 3.99``), the
+    optimiser's starting and final gradient norms and whether it converged (module docstring; the
+    points of a run that did not converge are not a minimiser)."""
 
     divergence: str
     points: np.ndarray
@@ -53,7 +67,13 @@ class NegativeTermMinimum:
     diagnostics: BatchDiagnostics
     antipodal_fraction: float
     grad_norm: float
+    start_grad_norm: float
     iterations: int
+
+    @property
+    def converged(self) -> bool:
+        """The final gradient norm is at most :data:`GRAD_TOL` times the starting one (capped at 1)."""
+        return self.grad_norm <= GRAD_TOL * min(1.0, self.start_grad_norm)
 
 
 def minimise_negative_term(divergence: str | divergences.Divergence, n: int, d: int,
@@ -67,10 +87,10 @@ def minimise_negative_term(divergence: str | divergences.Divergence, n: int, d: 
     without moving the minimiser on the sphere.
     """
     div = divergences.get(divergence)
-    if not (isinstance(n, int) and n >= 2 and isinstance(d, int) and d >= 2):
-        raise ValueError(f"n={n!r}, d={d!r} are not allowed; both must be integers >= 2")
+    n, d = validation.integer("n", n, minimum=2), validation.integer("d", d, minimum=2)
+    c, mu = validation.positive("c", c), validation.positive("mu", mu)
     max_iter = validation.integer("max_iter", max_iter)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(validation.integer("seed", seed, minimum=0))
     start = torch.randn(n, d, generator=gen, dtype=torch.float64) if init is None \
         else as_features(init, "init").clone()
     if start.shape != (n, d):
@@ -86,6 +106,8 @@ def minimise_negative_term(divergence: str | divergences.Divergence, n: int, d: 
         loss.backward()
         return loss
 
+    closure()
+    start_grad_norm = float(v.grad.norm())
     opt.step(closure)
     closure()
     x = F.normalize(v.detach(), dim=1)
@@ -99,6 +121,7 @@ def minimise_negative_term(divergence: str | divergences.Divergence, n: int, d: 
         diagnostics=diagnose(x),
         antipodal_fraction=float((sq > 3.99).double().mean()),
         grad_norm=float(v.grad.norm()),
+        start_grad_norm=start_grad_norm,
         iterations=int(opt.state[v]["n_iter"]),
     )
 
@@ -107,7 +130,11 @@ def minimise_grid(names: tuple[str, ...], sizes: list[tuple[int, int]], c: float
                   mu: float = DEFAULTS.mu, seed: int = 0,
                   max_iter: int = 5000) -> dict[tuple[str, int, int], NegativeTermMinimum]:
     """:func:`minimise_negative_term` for every divergence of ``names`` and every ``(N, d)`` of
-    ``sizes``, keyed ``(name, N, d)``."""
+    ``sizes``, keyed ``(name, N, d)``; every name and size is checked before the first minimisation."""
+    for name in names:
+        divergences.get(name)
+    for n, d in sizes:
+        validation.integer("n", n, minimum=2), validation.integer("d", d, minimum=2)
     return {(name, n, d): minimise_negative_term(name, n, d, c, mu, seed, max_iter)
             for name in names for n, d in sizes}
 
@@ -119,5 +146,5 @@ def summary(results: dict[tuple[str, int, int], NegativeTermMinimum]) -> dict:
         "value": r.value, "simplex_value": r.simplex_value, "gap": r.value - r.simplex_value,
         "centroid_norm": r.diagnostics.centroid_norm, "gram_max": r.diagnostics.gram_max,
         "sq_distance_rms": r.diagnostics.sq_distance_rms, "antipodal_fraction": r.antipodal_fraction,
-        "grad_norm": r.grad_norm, "is_simplex": r.diagnostics.is_simplex}
+        "grad_norm": r.grad_norm, "converged": r.converged, "is_simplex": r.diagnostics.is_simplex}
         for (name, n, d), r in results.items()}

@@ -23,15 +23,23 @@ import torch
 import torch.nn.functional as F
 
 from fmicl_core import divergences as D
+from fmicl_core import validation
 from fmicl_core.losses import align_loss, dv_kl_loss, fmicl_loss, infonce_loss, spectral_loss, uniform_loss
-from fmicl_core.objective_config import DEFAULTS
+from fmicl_core.objective_config import DEFAULTS, RANGES, hyper
 
-__all__ = ["SpecialCases", "cosine_vs_gaussian", "special_case_residuals", "term_curves"]
+__all__ = ["C_RANGE", "SpecialCases", "cosine_vs_gaussian", "special_case_residuals", "term_curves"]
+
+C_RANGE = (max(1.0 / (2.0 * RANGES["temperature"][1]), RANGES["uniformity_t"][0]),
+           min(1.0 / (2.0 * RANGES["temperature"][0]), RANGES["uniformity_t"][1]))
+"""The kernel precisions ``c = 1/(2 sigma^2)`` of :func:`special_case_residuals`: InfoNCE there has
+the temperature ``sigma^2 = 1/(2c)`` and the uniformity term ``t = c``, each of which must lie in the
+objectives' range (the range of sigma allows more)."""
 
 
 def term_curves(c: float = DEFAULTS.c, mu: float = DEFAULTS.mu, points: int = 201) -> dict[str, dict[str, np.ndarray]]:
     """``{name: {"d", "A", "B"}}`` over d in [0, 4] (float64, closed forms of the registry)."""
-    d = torch.linspace(0.0, 4.0, points, dtype=torch.float64)
+    c, mu = validation.positive("c", c), validation.positive("mu", mu)
+    d = torch.linspace(0.0, 4.0, validation.integer("points", points, minimum=2), dtype=torch.float64)
     return {n: {"d": d.numpy(), "A": D.get(n).A(d, c, mu).numpy(), "B": D.get(n).B(d, c, mu).numpy()}
             for n in D.names()}
 
@@ -49,8 +57,13 @@ class SpecialCases:
 
 def special_case_residuals(batches: int = 50, n: int = 16, dim: int = 8, c: float = DEFAULTS.c,
                            alpha: float = DEFAULTS.alpha, seed: int = 0) -> SpecialCases:
-    """Check the relations of f-MICL Figure 3 (module docstring) on ``batches`` random float64 batches."""
-    g = torch.Generator().manual_seed(seed)
+    """Check the relations of f-MICL Figure 3 (module docstring) on ``batches`` random float64 batches
+    of ``n`` pairs in ``dim`` dimensions (``c`` in :data:`C_RANGE`)."""
+    c = validation.at_least("c", c, *C_RANGE)
+    alpha = hyper("alpha", alpha)
+    batches, n = validation.integer("batches", batches), validation.integer("n", n, minimum=2)
+    dim = validation.integer("dim", dim)
+    g = torch.Generator().manual_seed(validation.integer("seed", seed, minimum=0))
     sigma = math.sqrt(1.0 / (2.0 * c))
     pearson = D.get("pearson")
     r_kl = r_dv = r_sp = 0.0
@@ -77,7 +90,8 @@ def special_case_residuals(batches: int = 50, n: int = 16, dim: int = 8, c: floa
 def cosine_vs_gaussian(temperature: float = DEFAULTS.temperature, c: float = DEFAULTS.c, points: int = 201) -> dict:
     """Penalty f*(s) against the cosine u of a pair (d = 2 - 2u) for both similarities, and the
     fraction of u in [-1, 1] where the raw score u/tau lies outside the domain of f*'s formula."""
-    u = torch.linspace(-1.0, 1.0, points, dtype=torch.float64)
+    temperature, c = hyper("temperature", temperature), validation.positive("c", c)
+    u = torch.linspace(-1.0, 1.0, validation.integer("points", points, minimum=2), dtype=torch.float64)
     out = {}
     for n in D.names():
         div = D.get(n)
