@@ -4,7 +4,6 @@ run records what ran, a diverging run says where, and files are written the way 
 (umask, no stray temporaries)."""
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import torch
 from fmicl_core import checkpoint, outputs
 from fmicl_core.features import RunFolder, load_features
 from fmicl_core.train import TrainingDiverged, _StopFlag, ensure_run, learning_rate, main, train
-from tests.test_train import assert_same_state, metrics, tiny
+from trainer_helpers import assert_same_state, metrics, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

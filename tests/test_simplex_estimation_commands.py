@@ -1,13 +1,14 @@
 """The commands of f-MICL's Theorem 3 and Figures 4 and 5 (python -m analysis.uniformity,
 python -m analysis.collapse) and of its Theorem 4 and Figure 4 right (python -m
 analysis.estimation_error, python -m analysis.batch_size) (Lu et al. 2023, arXiv:2402.10150):
-figure and numbers written (their bad flags are in tests/test_bad_inputs_cli.py)."""
+figure and numbers written (their bad flags, and those of analysis.collapse and analysis.batch_size,
+are in tests/test_bad_inputs_cli.py)."""
 
 import json
 
 import pytest
 
-from analysis import batch_size, collapse, estimation_error, uniformity
+from analysis import estimation_error, uniformity
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
