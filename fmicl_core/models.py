@@ -12,6 +12,8 @@ dimension d = 512 for vision (Table 7). Encoders expose ``feature_dim`` (the siz
   trains in minutes; ``width=16`` costs about 0.6x the time.
 - ``mlp``: flatten and two Linear-BN-ReLU layers (``feature_dim`` 512) for ``image_size`` x
   ``image_size`` inputs (default 8, the digits).
+- ``vit_tiny`` / ``vit_small``: torchvision's Vision Transformer (12 blocks, width 192 / 384) with a
+  patch size suited to the image size, for MoCo v3 (:class:`ViTEncoder`).
 
 ``channels_last=True`` converts an encoder's parameters to the channels-last memory format (faster
 convolutions with bf16 on recent GPUs; feed it ``x.contiguous(memory_format=torch.channels_last)``).
@@ -25,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["make_encoder", "encoder_names", "ProjectionHead", "Predictor", "momentum_update", "SmallCNN",
-           "MLPEncoder"]
+           "MLPEncoder", "ViTEncoder"]
 
 
 class SmallCNN(nn.Module):
@@ -69,6 +71,40 @@ class MLPEncoder(nn.Module):
         return self.body(x)
 
 
+VIT_SIZES = {"vit_tiny": dict(num_layers=12, num_heads=3, hidden_dim=192, mlp_dim=768),
+             "vit_small": dict(num_layers=12, num_heads=6, hidden_dim=384, mlp_dim=1536)}
+"""ViT-Tiny and ViT-Small (Touvron et al. 2021, arXiv:2012.12877, Table 1); ViT-S is MoCo v3's
+(Chen, Xie & He 2021, arXiv:2104.02057)."""
+
+
+class ViTEncoder(nn.Module):
+    """torchvision's ``VisionTransformer`` without its classifier: ``g(x)`` is the class token after
+    the last block (``feature_dim`` = the width, 192 tiny / 384 small).
+
+    ``patch_size`` defaults to ``max(2, image_size // 8)``: 4 for 32x32 (64 tokens), 2 for the 8x8
+    digits (16 tokens), 12 for 96x96 STL-10. ``freeze_patch`` keeps the random patch projection fixed,
+    MoCo v3's remedy for its training instability (Chen, Xie & He 2021, arXiv:2104.02057, Sec. 4.2).
+    """
+
+    def __init__(self, size: str, in_channels: int, image_size: int = 32, patch_size: int | None = None,
+                 freeze_patch: bool = True) -> None:
+        super().__init__()
+        from torchvision.models.vision_transformer import VisionTransformer
+
+        patch_size = max(2, image_size // 8) if patch_size is None else patch_size
+        if patch_size < 1 or image_size % patch_size:
+            raise ValueError(f"vit patch_size={patch_size} must divide image_size={image_size}")
+        self.vit = VisionTransformer(image_size, patch_size, num_classes=1, **VIT_SIZES[size])
+        self.feature_dim = VIT_SIZES[size]["hidden_dim"]
+        if in_channels != 3:
+            self.vit.conv_proj = nn.Conv2d(in_channels, self.feature_dim, patch_size, stride=patch_size)
+        self.vit.heads = nn.Identity()
+        self.vit.conv_proj.requires_grad_(not freeze_patch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.vit(x)
+
+
 def _resnet(depth: int, in_channels: int, stem: str = "cifar") -> nn.Module:
     """torchvision ResNet-18/50 without ``fc``; the CIFAR stem replaces conv1 and drops the max-pool."""
     from torchvision import models
@@ -92,7 +128,13 @@ _ENCODERS: dict[str, Callable[..., nn.Module]] = {
     "resnet18": lambda in_channels, **kw: _resnet(18, in_channels, **kw),
     "resnet50": lambda in_channels, **kw: _resnet(50, in_channels, **kw),
     "mlp": MLPEncoder,
+    "vit_tiny": lambda in_channels, **kw: ViTEncoder("vit_tiny", in_channels, **kw),
+    "vit_small": lambda in_channels, **kw: ViTEncoder("vit_small", in_channels, **kw),
 }
+
+
+_SIZED = ("mlp", "vit_tiny", "vit_small")
+"""Encoders built for one input size."""
 
 
 def encoder_names() -> list[str]:
@@ -102,7 +144,8 @@ def encoder_names() -> list[str]:
 def make_encoder(name: str, in_channels: int, channels_last: bool = False, image_size: int | None = None,
                  **options) -> nn.Module:
     """Encoder ``name`` for ``in_channels``-channel images of ``image_size`` pixels (checked against the
-    encoder's smallest input; the mlp is built for it); options: ``stem`` (ResNets), ``width`` (small_cnn)."""
+    encoder's smallest input; the mlp and the ViTs are built for it); options: ``stem`` (ResNets),
+    ``width`` (small_cnn), ``patch_size`` and ``freeze_patch`` (ViTs)."""
     if name not in _ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose one of {encoder_names()}")
     if in_channels < 1:
@@ -111,7 +154,7 @@ def make_encoder(name: str, in_channels: int, channels_last: bool = False, image
     if image_size is not None and image_size < smallest:
         raise ValueError(f"encoder {name!r} needs images of at least {smallest}x{smallest} pixels, got "
                          f"image_size={image_size}")
-    if name == "mlp" and image_size is not None:
+    if name in _SIZED and image_size is not None:
         options["image_size"] = image_size
     try:
         net = _ENCODERS[name](in_channels, **options)

@@ -287,7 +287,9 @@ class _Run:
         self.model = build_method(config, self.train.channels, self.train.image_size,
                                   gather_all=self.world > 1).to(self.device)
         self.cuda = self.device.type == "cuda"
-        if self.cuda and config.channels_last:
+        # the GPU recipe; tests switch it on for the cpu, where PyTorch runs the same code
+        self.amp, self.channels_last = self.cuda and config.amp, self.cuda and config.channels_last
+        if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = _optimizer(config, self.model)
         self.views = Views(config, self.train, self.device, self.rank, self.world)
@@ -352,12 +354,12 @@ def _step_model(run: _Run) -> torch.nn.Module:
 def training_step(run: _Run, model: torch.nn.Module, x1: Tensor, x2: Tensor, lr: float,
                   progress: float) -> tuple[Tensor, Tensor | None]:
     """One optimizer step on the views ``x1, x2``; returns the (detached) loss and estimate."""
-    if run.cuda and run.config.channels_last and x1.dim() == 4:
+    if run.channels_last and x1.dim() == 4:
         x1 = x1.contiguous(memory_format=torch.channels_last)
         x2 = x2.contiguous(memory_format=torch.channels_last)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
-    with torch.autocast("cuda", torch.bfloat16, enabled=run.cuda and run.config.amp):
+    with torch.autocast(run.device.type, torch.bfloat16, enabled=run.amp):
         loss, estimate, keys = model(x1, x2)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()

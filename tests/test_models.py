@@ -27,8 +27,22 @@ def test_small_cnn_width():
     assert convs == [8, 16, 32]
 
 
+@pytest.mark.parametrize("name, channels, size, dim, tokens", [("vit_tiny", 1, 8, 192, 16),
+                                                                ("vit_small", 3, 32, 384, 64)])
+def test_vit_encoder(name, channels, size, dim, tokens):
+    torch.manual_seed(0)
+    net = make_encoder(name, channels, image_size=size).eval()
+    assert net.feature_dim == dim and net.vit.seq_length == tokens + 1  # patches and the class token
+    assert not any(p.requires_grad for p in net.vit.conv_proj.parameters())  # MoCo v3's frozen patch projection
+    with torch.no_grad():
+        out = net(torch.randn(2, channels, size, size))
+    assert out.shape == (2, dim) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="patch_size=3 must divide image_size=32"):
+        make_encoder(name, channels, image_size=32, patch_size=3)
+
+
 def test_encoder_names_and_errors():
-    assert encoder_names() == ["small_cnn", "resnet18", "resnet50", "mlp"]
+    assert encoder_names() == ["small_cnn", "resnet18", "resnet50", "mlp", "vit_tiny", "vit_small"]
     with pytest.raises(ValueError, match="unknown encoder 'vit'.*small_cnn.*resnet18"):
         make_encoder("vit", 3)
     with pytest.raises(ValueError, match="image_size=32"):

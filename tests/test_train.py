@@ -16,48 +16,17 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from fmicl_core import checkpoint
 from fmicl_core.config import TrainConfig, parser
 from fmicl_core.features import RunFolder, load_features
 from fmicl_core.methods import SplitBatchNorm
 from fmicl_core.objective_config import ObjectiveConfig
 from fmicl_core.train import _Run, _step_model, ensure_run, learning_rate, local_batch, main, train, training_step
+from trainer_helpers import assert_same_state, metrics, tiny, weights
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMING = ("images_per_s", "seconds")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def tiny(tmp_path, **kw) -> TrainConfig:
-    """A run of a few seconds: 64 random 1x8x8 images, 4 steps of 16 per epoch."""
-    base = dict(dataset="synthetic", synthetic_shape="1,8,8", synthetic_size=64, encoder="small_cnn",
-                batch_size=16, epochs=4, warmup_epochs=1, proj_hidden=32, proj_dim=16, pred_hidden=32,
-                queue_size=32, bn_splits=2, knn_every=2, knn_k=10, probe_iters=5, n_pairs=8,
-                progress=False, out_dir=str(tmp_path), name="run", device="cpu")
-    hyper = {k: kw.pop(k) for k in list(kw) if k in ObjectiveConfig.__dataclass_fields__ and k != "name"
-             or k == "objective"}
-    hyper["name"] = hyper.pop("objective", "kl")
-    return TrainConfig(objective=ObjectiveConfig(**hyper), **{**base, **kw})
-
-
-def weights(run_dir: Path) -> dict:
-    return checkpoint.load(run_dir / "checkpoint.pt")
-
-
-def metrics(run_dir: Path) -> list[dict]:
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
-
-
-def assert_same_state(a: dict, b: dict) -> None:
-    assert a["model"].keys() == b["model"].keys()
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
-    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
-        assert torch.equal(pa["momentum_buffer"], pb["momentum_buffer"])
-    assert (a["epoch"], a["step"]) == (b["epoch"], b["step"])
 
 
 @pytest.mark.parametrize("method,objective,pipeline", [
@@ -288,3 +257,12 @@ def test_ddp_step_equals_one_process_on_the_global_batch(tmp_path):
         assert d_state.keys() == state.keys()
         for key, value in state.items():  # weights after the SGD step: the gradients agree
             torch.testing.assert_close(d_state[key], value, rtol=1e-4, atol=1e-6, msg=key)
+
+
+def test_mocov3_trains_a_vit_with_adamw(tmp_path):
+    result = train(tiny(tmp_path, method="mocov3", encoder="vit_tiny", optimizer="adamw", lr=1e-3, weight_decay=0.1,
+                        epochs=3, knn_every=0))
+    losses = [r["loss"] for r in metrics(result.run_dir)]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    feats = load_features(result.run_dir / "features.npz")
+    assert feats.train_encoder.shape[1] == 192 and math.isfinite(result.linear_acc)
