@@ -35,6 +35,8 @@ RESUMABLE = frozenset({"stop_after", "knn_every", "device", "compile", "progress
 """Fields that may differ between a checkpoint's config and the config that resumes it. ``epochs`` is
 not one: the learning-rate schedule is a function of the total number of epochs, so a run resumed
 with another count would continue a schedule that no run of either length follows."""
+DEFAULT_PAIRS = 1000
+"""Positive pairs in features.npz when ``n_pairs`` is unset (fewer when the training split is smaller)."""
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=,-]*")
 """Run folder names: letters, digits and ``_ . + = , -``, starting with a letter or digit (so never
 empty, ``..``, hidden, or a path)."""
@@ -86,7 +88,8 @@ class TrainConfig:
     knn_t: float = _f(0.1, "temperature of the kNN vote weights exp(sim / t)")
     probe_iters: int = _f(500, "L-BFGS iterations of the final linear probe")
     probe_wd: float = _f(1e-4, "weight decay of the final linear probe")
-    n_pairs: int = _f(1000, "positive pairs (two augmentations of one training image) in features.npz")
+    n_pairs: typing.Optional[int] = _f(None, "positive pairs (two augmentations of one training image) in "
+                                             "features.npz (default: 1000, or every training image when fewer)")
     device: str = _f("auto", "device: auto (cuda when available), cpu, cuda, cuda:1, ...")
     amp: bool = _f(True, "bf16 autocast on cuda (ignored on the cpu)")
     channels_last: bool = _f(True, "channels-last memory format on cuda (ignored on the cpu)")
@@ -116,6 +119,10 @@ class TrainConfig:
     def with_objective(self, **changes: object) -> TrainConfig:
         """A copy whose objective has ``changes`` (``name="js"``, ``alpha=10``, ...)."""
         return replace(self, objective=replace(self.objective, **changes))
+
+    def pairs(self, n_train: int) -> int:
+        """The number of positive pairs in features.npz for ``n_train`` training images."""
+        return min(DEFAULT_PAIRS, n_train) if self.n_pairs is None else self.n_pairs
 
     def resolved_recipe(self) -> str:
         return DEFAULT_RECIPE.get(self.dataset, "simclr") if self.recipe == "auto" else self.recipe
@@ -165,8 +172,10 @@ class TrainConfig:
         validation.integer("batch_size", self.batch_size, minimum=2)  # a contrastive batch needs negatives
         validation.integer("seed", self.seed, minimum=0)
         for key in ("epochs", "proj_hidden", "proj_dim", "proj_layers", "pred_hidden",
-                    "queue_size", "bn_splits", "knn_k", "probe_iters", "n_pairs"):
+                    "queue_size", "bn_splits", "knn_k", "probe_iters"):
             validation.integer(key, getattr(self, key), minimum=1)
+        if self.n_pairs is not None:
+            validation.integer("n_pairs", self.n_pairs, minimum=1)
         for key in ("knn_every", "workers", "stop_after"):
             validation.integer(key, getattr(self, key), minimum=0)
         for key in ("lr", "knn_t"):
@@ -199,7 +208,8 @@ class TrainConfig:
         return self
 
 
-_TYPES = {"int": int, "float": float, "str": str, "typing.Optional[str]": str, "typing.Optional[float]": float}
+_TYPES = {"int": int, "float": float, "str": str, "typing.Optional[str]": str, "typing.Optional[float]": float,
+          "typing.Optional[int]": int}
 
 
 def _flags() -> list[tuple[str, object, typing.Any]]:

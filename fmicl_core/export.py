@@ -50,12 +50,14 @@ def encode(model: methods.SimCLR, images: Tensor, recipe: str | None = None,
 def compute_features(model: methods.SimCLR, train: data.ImageData, test: data.ImageData,
                      config: TrainConfig, batch_size: int = 512) -> Features:
     """Every array of the features file for ``model`` (eval mode, un-augmented images; the
-    positive pairs are two augmentations of the first ``config.n_pairs`` training images drawn
-    from a generator seeded with ``config.seed``)."""
+    positive pairs are two augmentations of the first ``config.pairs(len(train))`` training images
+    drawn from a generator seeded with ``config.seed``)."""
     recipe = config.resolved_recipe()
     tr_enc, tr_proj = encode(model, train.images, recipe, batch_size)
     te_enc, te_proj = encode(model, test.images, recipe, batch_size)
-    n = min(config.n_pairs, len(train))
+    n = config.pairs(len(train))
+    if n > len(train):
+        raise ValueError(f"n_pairs={n} is larger than the {len(train)} training images")
     aug = augment.make_augment(recipe, train.image_size, train.channels)
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(config.seed)

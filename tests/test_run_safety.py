@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -131,17 +132,19 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
             "--probe-iters", "5", "--n-pairs", "8", "--no-progress", "--device", "cpu", "--out-dir", str(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "fmicl_core.train", *args, "--name", "killed"]
-    rng, kills = np.random.default_rng(0), 0
-    while not RunFolder(tmp_path / "killed").complete and kills < 5:
-        resume = ["--resume"] if (tmp_path / "killed" / "config.json").exists() else []
+    rng, kills, folder = np.random.default_rng(0), 0, RunFolder(tmp_path / "killed")
+    while not folder.complete and kills < 5:  # each kill lands at a random moment after the run has started
+        resume = ["--resume"] if folder.config.exists() else []
         proc = subprocess.Popen(command + resume, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while proc.poll() is None and not folder.config.exists():
+            time.sleep(0.02)
         try:
-            proc.wait(timeout=float(rng.uniform(1.0, 4.0)))
+            proc.wait(timeout=float(rng.uniform(0.0, 2.0)))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             kills += 1
-    if not RunFolder(tmp_path / "killed").complete:
+    if not folder.complete:
         subprocess.run(command + ["--resume"], env=env, check=True, stdout=subprocess.DEVNULL)
     main([*args, "--name", "straight"])
     assert kills >= 1
