@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALPHA_ABLATION", "MOCO", "MOCO_V3", "SIMCLR", "PaperRun", "TABLE2_CIFAR10", "TABLE7", "cifar10_flags", "help_notes",
+__all__ = ["ALPHA_ABLATION", "MOCO", "MOCO_V3", "MOCO_V3_VIT", "SIMCLR", "VIT_OBJECTIVES", "PaperRun", "TABLE2_CIFAR10", "TABLE7", "cifar10_flags", "help_notes",
            "render", "runs"]
 
 TABLE7 = {
@@ -29,6 +29,15 @@ MOCO = dict(temperature=0.2, moco_momentum=0.99, queue_size=4096)
 """MoCo's InfoNCE temperature, key-encoder momentum and queue length on CIFAR."""
 MOCO_V3 = dict(pred_hidden=4096)
 """The hidden width of MoCo v3's predictor (Chen, Xie & He 2021, arXiv:2104.02057)."""
+MOCO_V3_VIT = dict(encoder="vit_small", optimizer="adamw", lr=1.5e-4 * TABLE7["cifar10"]["batch_size"] / 256,
+                   weight_decay=0.1, warmup_epochs=40, moco_momentum=0.99, temperature=0.2, **MOCO_V3)
+"""MoCo v3's ViT recipe (Chen, Xie & He 2021, arXiv:2104.02057, Sec. 4 and its appendix): AdamW,
+lr 1.5e-4 x N / 256, weight decay 0.1, 40 warm-up epochs, key-encoder momentum 0.99 rising to 1,
+InfoNCE temperature 0.2.
+f-MICL's Table 3 runs it on ImageNet with ViT-S for 1000 epochs; the command here is the CIFAR-10
+scale of the same recipe with the objective changed (no number of the paper to compare with)."""
+VIT_OBJECTIVES = ("infonce", "kl", "js", "pearson")
+"""The objectives of f-MICL's Table 3 (MoCo v3 and f-MICL with KL, JS, Pearson)."""
 
 TABLE2_CIFAR10 = {
     # objective label: (method, objective, extra flags, paper's linear top-1 %)
@@ -120,6 +129,11 @@ def render() -> str:
         lines.append(f"for a in {alphas}; do   # paper {objective.upper()}: {paper}")
         lines.append(f"  python -m fmicl_core.train $C --epochs {ALPHA_ABLATION_EPOCHS} --objective {objective} "
                      f"--alpha $a --name ablation-{objective}-alpha$a-s0; done")
+    vit = " ".join(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
+                   for k, v in MOCO_V3_VIT.items())
+    lines.append("# MoCo v3 with ViT-Small, MoCo v3's recipe at CIFAR-10 scale (f-MICL Table 3 is ImageNet)")
+    lines.append(f"for o in {' '.join(VIT_OBJECTIVES)}; do")
+    lines.append(f"  python -m fmicl_core.train $C --method mocov3 {vit} --objective $o --name mocov3-vit-$o-s0; done")
     lines.append("# several GPUs: torchrun --nproc_per_node=4 -m fmicl_core.train $C ...   (--batch-size is global)")
     return "\n".join(lines)
 

@@ -133,8 +133,9 @@ def _device(config: TrainConfig) -> torch.device:
 
 
 def _init_distributed(device: torch.device) -> bool:
-    """Initialise the process group from torchrun's environment; True when this call did it."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+    """Initialise the process group from torchrun's environment (also for one process, so that a
+    one-GPU torchrun runs the collectives); True when this call did it."""
+    if "WORLD_SIZE" not in os.environ or dist.is_initialized():
         return False
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
@@ -274,7 +275,7 @@ class _Run:
         self.train = data.load_dataset(config.dataset, config.data_root, True, config.download, **options)
         self.test = data.load_dataset(config.dataset, config.data_root, False, config.download, **options)
         for key in ("batch_size", "knn_k", "n_pairs"):
-            if getattr(config, key) > len(self.train):
+            if (getattr(config, key) or 0) > len(self.train):
                 raise ValueError(f"{key}={getattr(config, key)} is larger than the {len(self.train)} "
                                  f"training images of {config.dataset!r}")
         per_rank = config.batch_size // self.world

@@ -94,7 +94,8 @@ def keywords(where: str, given: Iterable[str], allowed: Iterable[str]) -> None:
 
 def embeddings(name: str, z: object, min_rows: int = 1) -> object:
     """A floating, finite 2-D tensor or array with at least ``min_rows`` rows, at least one
-    column and no all-zero row (each row is a direction on the sphere); returned unchanged."""
+    column and no all-zero row (each row is a direction on the sphere); returned unchanged. Inside
+    ``torch.compile`` only the dtype and shape are checked (the values would need a host sync)."""
     if isinstance(z, torch.Tensor):
         floating, shape = z.is_floating_point(), tuple(z.shape)
     elif isinstance(z, np.ndarray):
@@ -108,6 +109,8 @@ def embeddings(name: str, z: object, min_rows: int = 1) -> object:
     if shape[0] < min_rows:
         raise ValueError(f"{name} has N={shape[0]} rows; at least {min_rows} are needed")
     lib = torch if isinstance(z, torch.Tensor) else np
+    if lib is torch and torch.compiler.is_compiling():  # no host sync inside a compiled graph
+        return z
     finite = lib.isfinite(z).all()
     zero = (z == 0).all(**({"dim": 1} if lib is torch else {"axis": 1}))
     if bool(finite & ~zero.any()):  # the one host sync of a valid batch
