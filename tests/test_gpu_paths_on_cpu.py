@@ -17,7 +17,7 @@ import torch
 from fmicl_core.augment import make_augment
 from fmicl_core.losses import fmicl_loss
 from fmicl_core.train import _Run, _step_model, training_step
-from trainer_helpers import tiny
+from tiny_runs import tiny
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -18,7 +18,7 @@ import torch
 from fmicl_core import checkpoint, outputs
 from fmicl_core.features import RunFolder, load_features
 from fmicl_core.train import TrainingDiverged, _StopFlag, ensure_run, learning_rate, main, train
-from trainer_helpers import assert_same_state, metrics, tiny
+from tiny_runs import assert_same_state, metrics, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -21,7 +21,7 @@ from fmicl_core.features import RunFolder, load_features
 from fmicl_core.methods import SplitBatchNorm
 from fmicl_core.objective_config import ObjectiveConfig
 from fmicl_core.train import _Run, _step_model, ensure_run, learning_rate, local_batch, main, train, training_step
-from trainer_helpers import assert_same_state, metrics, tiny, weights
+from tiny_runs import assert_same_state, metrics, tiny, weights
 
 ROOT = Path(__file__).resolve().parent.parent
 
