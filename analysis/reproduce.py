@@ -3,7 +3,10 @@
     python -m analysis.reproduce [--full] [--only NAME ...] [--timeout SECONDS] [--out-dir DIR]
 
 Each notebook in ``notebooks/`` runs in a fresh kernel (nbclient) from its own folder, in quick mode
-unless ``--full`` (which sets ``QUICK = False`` in the cell tagged ``parameters``). Notebooks write
+unless ``--full`` (which sets ``QUICK = False`` in the cell tagged ``parameters``: more seeds, epochs
+and samples of the same digits and synthetic experiments; the paper-scale training runs are the
+commands of ``python -m fmicl_core.paper_settings``, whose features notebook 01 reads once its
+``FEATURES`` is set). Notebooks write
 their figures ``NN_<what>.png`` with their JSON and their closing claims ``claims_NN_<name>.json``
 into the gallery (``--out-dir``, default the repository's ``figures/``, the only writer of that
 folder); the files of a notebook are removed before it runs, so the gallery holds exactly what this
@@ -140,7 +143,10 @@ def write_report(runs: list[NotebookRun], folder: Path | None = None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(prog="python -m analysis.reproduce", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--full", action="store_true", help="paper-scale settings (QUICK = False; GPU advised)")
+    p.add_argument("--full", action="store_true",
+                   help="each notebook's full mode (QUICK = False): more seeds, epochs and samples of the same "
+                   "digits and synthetic experiments, not the paper-scale runs (python -m "
+                   "fmicl_core.paper_settings prints those); notebook 01 fits its flows on a GPU")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (name or prefix, e.g. 02)")
     p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell (>= 1)")
     p.add_argument("--out-dir", default=str(GALLERY), help="gallery folder (default: the repository's figures/)")

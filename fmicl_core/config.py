@@ -31,8 +31,9 @@ METHOD_NEGATIVES = {"simclr": "two_view", "mocov3": "cross"}
 """Negative set per method when ``negatives`` is unset, for the objectives that read one (MoCo's
 negatives are its queue)."""
 RESUMABLE = frozenset({"stop_after", "knn_every", "device", "compile", "progress", "workers", "resume", "overwrite",
-                       "out_dir", "name", "data_root", "download", "n_pairs", "probe_iters"})
-"""Fields that may differ between a checkpoint's config and the config that resumes it. ``epochs`` is
+                       "out_dir", "name", "data_root", "download"})
+"""Fields that may differ between a checkpoint's config and the config that resumes it: how the run
+is carried out, never what it computes (the probe and the pairs of features.npz included). ``epochs`` is
 not one: the learning-rate schedule is a function of the total number of epochs, so a run resumed
 with another count would continue a schedule that no run of either length follows."""
 DEFAULT_PAIRS = 1000
@@ -58,7 +59,9 @@ class TrainConfig:
     data_path: typing.Optional[str] = _f(None, "folder of class sub-folders (dataset imagefolder)")
     synthetic_shape: str = _f("3,32,32", "image shape C,H,W of dataset synthetic (random images)")
     synthetic_size: int = _f(1024, "images per split of dataset synthetic")
-    download: bool = _f(False, "download the dataset if it is missing (cifar10, cifar100, stl10)")
+    download: bool = _f(False, "download the dataset if it is missing (cifar10, cifar100, stl10, tinyimagenet)")
+    unlabeled: bool = _f(False, "stl10: pre-train on the 5,000 labelled training images and the 100,000 unlabeled "
+                                "ones; kNN and linear probe still use the labelled train/test splits")
     augment: str = _f("batched", "augmentation pipeline: batched (per-sample parameters, on the device) "
                                  "or torchvision (the per-sample transforms.v2 DataLoader reference)")
     recipe: str = _f("auto", f"augmentation recipe: {', '.join(recipe_names())}, or auto "
@@ -86,8 +89,17 @@ class TrainConfig:
     knn_every: int = _f(5, "run the kNN monitor every this many epochs (and after the last); 0 = last only")
     knn_k: int = _f(200, "neighbours k of the kNN monitor")
     knn_t: float = _f(0.1, "temperature of the kNN vote weights exp(sim / t)")
-    probe_iters: int = _f(500, "L-BFGS iterations of the final linear probe")
-    probe_wd: float = _f(1e-4, "weight decay of the final linear probe")
+    probe: str = _f("lbfgs", "linear probe reported in result.json: lbfgs (full-batch L-BFGS on cached features, "
+                             "fast) or sgd (the standard SSL linear evaluation: SGD with Nesterov momentum, "
+                             "cosine decay, evaluated after its last epoch)")
+    probe_iters: int = _f(500, "L-BFGS iterations of the lbfgs probe")
+    probe_wd: float = _f(1e-4, "weight decay wd of the linear probe (penalty wd/2 ||W||^2, either probe)")
+    probe_epochs: int = _f(100, "epochs of the sgd probe")
+    probe_batch: int = _f(512, "batch size of the sgd probe")
+    probe_lr: float = _f(0.1, "base learning rate of the sgd probe, scaled by --probe-batch/256 "
+                              "(0.1 x 512/256 = 0.2)")
+    probe_augment: bool = _f(False, "sgd probe: train on random crop + flip of the training images, re-encoded "
+                                    "by the frozen encoder every epoch (default: cached un-augmented features)")
     n_pairs: typing.Optional[int] = _f(None, "positive pairs (two augmentations of one training image) in "
                                              "features.npz (default: 1000, or every training image when fewer)")
     device: str = _f("auto", "device: auto (cuda when available), cpu, cuda, cuda:1, ...")
@@ -127,8 +139,12 @@ class TrainConfig:
     def resolved_recipe(self) -> str:
         return DEFAULT_RECIPE.get(self.dataset, "simclr") if self.recipe == "auto" else self.recipe
 
-    def dataset_options(self) -> dict:
-        """Keyword options of :func:`fmicl_core.data.load_dataset` for ``dataset``."""
+    def dataset_options(self, pretrain: bool = False) -> dict:
+        """Keyword options of :func:`fmicl_core.data.load_dataset` for ``dataset``: of the labelled
+        splits (features, kNN, probe), or with ``pretrain`` of the pre-training split (stl10 with
+        ``unlabeled``: the labelled training images and the 100,000 unlabeled ones)."""
+        if self.dataset == "stl10" and pretrain and self.unlabeled:
+            return {"unlabeled": True}
         if self.dataset == "imagefolder":
             return {"path": self.data_path}
         if self.dataset == "synthetic":
@@ -166,19 +182,20 @@ class TrainConfig:
                              "(fmicl_core.objective_config), e.g. TrainConfig().with_objective(name='js')")
         choices = {"method": METHODS, "dataset": data.names(), "encoder": models.encoder_names(),
                    "augment": ("batched", "torchvision"), "recipe": ("auto", *recipe_names()),
-                   "optimizer": ("sgd", "adamw"), "schedule": ("cosine", "linear", "constant")}
+                   "optimizer": ("sgd", "adamw"), "schedule": ("cosine", "linear", "constant"),
+                   "probe": ("lbfgs", "sgd")}
         for key, allowed in choices.items():
             validation.choice(key, getattr(self, key), allowed)
         validation.integer("batch_size", self.batch_size, minimum=2)  # a contrastive batch needs negatives
         validation.integer("seed", self.seed, minimum=0)
         for key in ("epochs", "proj_hidden", "proj_dim", "proj_layers", "pred_hidden",
-                    "queue_size", "bn_splits", "knn_k", "probe_iters"):
+                    "queue_size", "bn_splits", "knn_k", "probe_iters", "probe_epochs", "probe_batch"):
             validation.integer(key, getattr(self, key), minimum=1)
         if self.n_pairs is not None:
             validation.integer("n_pairs", self.n_pairs, minimum=1)
         for key in ("knn_every", "workers", "stop_after"):
             validation.integer(key, getattr(self, key), minimum=0)
-        for key in ("lr", "knn_t"):
+        for key in ("lr", "knn_t", "probe_lr"):
             validation.positive(key, getattr(self, key))
         for key in ("weight_decay", "warmup_epochs", "probe_wd"):
             if validation.number(key, getattr(self, key)) < 0:
@@ -202,6 +219,12 @@ class TrainConfig:
         if self.resume and self.overwrite:
             raise ValueError("resume=True and overwrite=True contradict each other; --resume continues the run "
                              "in the folder, --overwrite deletes it")
+        if self.unlabeled and self.dataset != "stl10":
+            raise ValueError(f"unlabeled=True does not apply to dataset {self.dataset!r}; only stl10 has "
+                             "unlabeled images (drop --unlabeled)")
+        if self.probe_augment and self.probe != "sgd":
+            raise ValueError(f"probe_augment=True does not apply to probe={self.probe!r}; the augmented probe is "
+                             "the sgd probe (pass --probe sgd)")
         if self.dataset == "imagefolder" and not self.data_path:
             raise ValueError("dataset 'imagefolder' needs --data-path <folder of class sub-folders>")
         self.dataset_options()

@@ -13,8 +13,14 @@ Names (``names()``):
   them), md5-checked file by file; ``verify=False`` skips the md5 checks (re-packed archives). Either
   way the pickled batches are read by an unpickler that can only build arrays, lists and strings, so
   a crafted file cannot run code.
-- ``stl10``: torchvision's reader of the official binary archive (no pickle).
-  ``stl10`` options: ``unlabeled=True`` adds the 100k unlabeled images to the train split (label -1).
+- ``stl10``: the official binary archive ``stl10_binary`` under ``root`` (``download=True`` fetches
+  it; raw bytes, no pickle), md5-checked unless ``verify=False``; 96x96 RGB, 5,000 train and 8,000
+  test images. ``unlabeled=True`` (train split only) appends the 100,000 unlabeled images with
+  label -1, for pre-training; no kNN or linear probe accepts a label -1.
+- ``tinyimagenet``: ``root/tiny-imagenet-200`` as the official zip unpacks (``download=True`` fetches
+  it): ``wnids.txt`` (the 200 classes; label = line number), ``train/<wnid>/images/*`` (the train
+  split, 500 images a class) and ``val/images/*`` with ``val/val_annotations.txt`` (``file<TAB>wnid
+  ...`` per line: the test split, 10,000 images); 64x64, read as RGB (a few are grayscale JPEGs).
 - ``imagefolder``: ``path`` to a folder of class sub-folders (``torchvision.datasets.ImageFolder``);
   ``path/train`` and ``path/test`` (or ``path/val``) are used when present, otherwise the same
   stratified 80/20 split as digits. ``image_size`` resizes (shorter side) and centre-crops to a square;
@@ -163,25 +169,44 @@ def _torchvision(name: str, build: Callable[[], object]) -> object:
         raise ValueError(f"dataset {name!r} could not be downloaded ({err})") from None
 
 
+def _fetch(name: str, root: str, url: str, filename: str, md5: str) -> None:
+    """Download and unpack the official archive of dataset ``name`` into ``root``."""
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    _torchvision(name, lambda: download_and_extract_archive(url, root, filename=filename, md5=md5))
+
+
+def _missing(name: str, path: Path) -> ValueError:
+    return ValueError(f"dataset {name!r} not found: {str(path)!r} does not exist; pass download=True "
+                      "(python -m fmicl_core.train --download) to fetch it")
+
+
+def _official_files(name: str, root: str, folder: Path, files: list, download: bool, verify: bool,
+                    archive: tuple[str, str, str]) -> None:
+    """Make sure every ``(file, md5)`` of ``files`` is in ``folder``: fetch the ``(url, filename,
+    md5)`` ``archive`` when ``download`` and one is missing or altered; then refuse a missing file,
+    and with ``verify`` one that is not the official file."""
+    from torchvision.datasets.utils import check_integrity
+
+    if download and not all(check_integrity(str(folder / f), md5) for f, md5 in files):
+        _fetch(name, root, *archive)
+    for f, md5 in files:
+        if not (folder / f).is_file():
+            raise _missing(name, folder / f)
+        if verify and not check_integrity(str(folder / f), md5):
+            raise ValueError(f"dataset {name!r}: {str(folder / f)!r} does not match the official archive (md5); "
+                             "pass download=True to fetch it again, or verify=False for a re-packed copy")
+
+
 def _cifar(name: str, root: str, train: bool, download: bool, verify: bool = True) -> ImageData:
     """CIFAR-10/100 from the official python archive under ``root``; every file is md5-checked
     (``verify``) and read by :func:`_read_batch`, never by ``pickle.load``."""
     from torchvision import datasets
-    from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
     folder = Path(root) / cls.base_folder
     files = [*(cls.train_list if train else cls.test_list), [cls.meta["filename"], cls.meta["md5"]]]
-    if download and not all(check_integrity(str(folder / f), md5) for f, md5 in files):
-        _torchvision(name, lambda: download_and_extract_archive(cls.url, root, filename=cls.filename,
-                                                                md5=cls.tgz_md5))
-    for f, md5 in files:
-        if not (folder / f).is_file():
-            raise ValueError(f"dataset {name!r} not found: {str(folder / f)!r} does not exist; pass "
-                             "download=True (python -m fmicl_core.train --download) to fetch it")
-        if verify and not check_integrity(str(folder / f), md5):
-            raise ValueError(f"dataset {name!r}: {str(folder / f)!r} does not match the official archive (md5); "
-                             "pass download=True to fetch it again, or verify=False for a re-packed copy")
+    _official_files(name, root, folder, files, download, verify, (cls.url, cls.filename, cls.tgz_md5))
     batches = [_read_batch(folder / f) for f, _ in files[:-1]]
     key = "labels" if name == "cifar10" else "fine_labels"
     try:
@@ -194,12 +219,118 @@ def _cifar(name: str, root: str, train: bool, download: bool, verify: bool = Tru
     return _from_numpy(images, labels, classes, name)
 
 
-def _stl10(root: str, train: bool, download: bool, unlabeled: bool = False) -> ImageData:
+_STL_IMAGE = (3, 96, 96)
+
+
+def _stl_images(path: Path) -> np.ndarray:
+    """The images of an STL-10 ``*_X.bin`` file: 3x96x96 bytes each, channel-major, every channel
+    stored column by column (hence the transpose to rows)."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    size = int(np.prod(_STL_IMAGE))
+    if raw.size == 0 or raw.size % size:
+        raise ValueError(f"dataset 'stl10': {str(path)!r} holds {raw.size} bytes, not a whole number of "
+                         f"3x96x96 images (truncated or corrupt); pass download=True to fetch it again")
+    return raw.reshape(-1, *_STL_IMAGE).transpose(0, 1, 3, 2)
+
+
+def _stl_labels(path: Path, n: int) -> np.ndarray:
+    """The labels of an STL-10 ``*_y.bin`` file: one byte 1..10 per image, returned as 0..9."""
+    raw = np.fromfile(path, dtype=np.uint8).astype(np.int64)
+    if raw.size != n:
+        raise ValueError(f"dataset 'stl10': {str(path)!r} holds {raw.size} labels for {n} images (corrupt "
+                         "file); pass download=True to fetch it again")
+    if n and not 1 <= raw.min() <= raw.max() <= 10:
+        raise ValueError(f"dataset 'stl10': {str(path)!r} holds labels {raw.min()}..{raw.max()}; STL-10 labels "
+                         "are 1..10 (corrupt file); pass download=True to fetch it again")
+    return raw - 1
+
+
+def _stl10(root: str, train: bool, download: bool, unlabeled: bool = False, verify: bool = True) -> ImageData:
+    """STL-10 from the official binary archive under ``root`` (md5-checked with ``verify``);
+    ``unlabeled`` appends the unlabeled images (label -1) to the train split."""
     from torchvision import datasets
 
-    split = ("train+unlabeled" if unlabeled else "train") if train else "test"
-    ds = _torchvision("stl10", lambda: datasets.STL10(root, split=split, download=download))
-    return _from_numpy(ds.data, ds.labels, 10, "stl10")
+    if unlabeled and not train:
+        raise ValueError("stl10 option unlabeled=True applies to the train split only (the test split has "
+                         "no unlabeled images); load the test split without it")
+    cls = datasets.STL10
+    folder = Path(root) / cls.base_folder
+    split = "train" if train else "test"
+    md5 = dict(cls.train_list + cls.test_list)
+    files = [f"{split}_X.bin", f"{split}_y.bin", *(["unlabeled_X.bin"] if unlabeled else [])]
+    _official_files("stl10", root, folder, [(f, md5[f]) for f in files], download, verify,
+                    (cls.url, cls.filename, cls.tgz_md5))
+    images = _stl_images(folder / files[0])
+    labels = _stl_labels(folder / files[1], len(images))
+    if unlabeled:
+        extra = _stl_images(folder / files[2])
+        images = np.concatenate([images, extra])
+        labels = np.concatenate([labels, np.full(len(extra), -1, dtype=np.int64)])
+    return _from_numpy(images, labels, 10, "stl10")
+
+
+TINY_IMAGENET = ("http://cs231n.stanford.edu/tiny-imagenet-200.zip", "tiny-imagenet-200.zip",
+                 "90528d7ca1a48142e341f4ef8d21d0de")
+"""URL, file name and md5 of the official TinyImageNet archive."""
+
+
+def _read_rgb(path: Path, what: str) -> Tensor:
+    """The image file ``path`` as a uint8 RGB tensor ``(3, H, W)`` (``what`` names the data set in errors)."""
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    try:
+        with Image.open(path) as image:
+            return TF.pil_to_tensor(image.convert("RGB"))
+    except OSError as err:  # missing, or PIL cannot read it
+        raise ValueError(f"{what} file {str(path)!r} is not a readable image ({type(err).__name__})") from None
+
+
+def _tiny_samples(folder: Path, train: bool, classes: dict[str, int]) -> list[tuple[Path, int]]:
+    """``(image path, label)`` of the train folder or of the val annotations file."""
+    if train:
+        samples = []
+        for wnid, label in classes.items():
+            images = folder / "train" / wnid / "images"
+            files = sorted(p for p in images.iterdir() if p.is_file()) if images.is_dir() else []
+            if not files:
+                raise ValueError(f"dataset 'tinyimagenet': class {wnid!r} of wnids.txt has no images in "
+                                 f"{str(images)!r}; the archive is incomplete (download=True fetches it again)")
+            samples += [(f, label) for f in files]
+        return samples
+    annotations = folder / "val" / "val_annotations.txt"
+    if not annotations.is_file():
+        raise _missing("tinyimagenet", annotations)
+    samples = []
+    for number, line in enumerate(annotations.read_text().splitlines(), 1):
+        parts = line.split("\t")
+        if len(parts) < 2 or parts[1] not in classes:
+            raise ValueError(f"dataset 'tinyimagenet': line {number} of {str(annotations)!r} is {line[:60]!r}; "
+                             "expected '<file>\\t<wnid>...' with a wnid of wnids.txt")
+        samples.append((folder / "val" / "images" / parts[0], classes[parts[1]]))
+    return samples
+
+
+def _tinyimagenet(root: str, train: bool, download: bool) -> ImageData:
+    """TinyImageNet from ``root/tiny-imagenet-200`` (module docstring)."""
+    folder = Path(root) / "tiny-imagenet-200"
+    if download and not (folder / "wnids.txt").is_file():
+        _fetch("tinyimagenet", root, *TINY_IMAGENET)
+    if not (folder / "wnids.txt").is_file():
+        raise _missing("tinyimagenet", folder / "wnids.txt")
+    wnids = (folder / "wnids.txt").read_text().split()
+    if not wnids or len(set(wnids)) != len(wnids):
+        raise ValueError(f"dataset 'tinyimagenet': {str(folder / 'wnids.txt')!r} holds {len(wnids)} class ids, "
+                         f"{len(wnids) - len(set(wnids))} of them repeated; expected distinct wnids, one a line")
+    samples = _tiny_samples(folder, train, {w: i for i, w in enumerate(wnids)})
+    images = []
+    for path, _ in samples:
+        image = _read_rgb(path, "tinyimagenet")
+        if image.shape[1:] != (64, 64):
+            raise ValueError(f"tinyimagenet file {str(path)!r} is {image.shape[2]}x{image.shape[1]}; "
+                             "TinyImageNet images are 64x64")
+        images.append(image)
+    return _from_numpy(torch.stack(images).numpy(), [label for _, label in samples], len(wnids), "tinyimagenet")
 
 
 def _read_folder(folder: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -214,10 +345,7 @@ def _read_folder(folder: Path, image_size: int | None) -> tuple[np.ndarray, np.n
         raise ValueError(f"imagefolder path {str(folder)!r} holds no class sub-folders of images ({err})") from None
     images = []
     for path, _ in ds.samples:
-        try:
-            image = TF.pil_to_tensor(ds.loader(path))
-        except OSError as err:  # PIL cannot read it
-            raise ValueError(f"imagefolder file {path!r} is not a readable image ({type(err).__name__})") from None
+        image = _read_rgb(Path(path), "imagefolder")
         if image_size is not None:
             image = TF.center_crop(TF.resize(image, image_size, antialias=True), image_size)
         images.append(image)
@@ -259,6 +387,7 @@ _LOADERS: dict[str, Callable[..., ImageData]] = {
     "cifar10": partial(_cifar, "cifar10"),
     "cifar100": partial(_cifar, "cifar100"),
     "stl10": _stl10,
+    "tinyimagenet": _tinyimagenet,
     "imagefolder": _imagefolder,
     "synthetic": _synthetic,
 }

@@ -15,8 +15,9 @@ to the training loss of any :mod:`fmicl_core.objectives` objective.
   the symmetric loss ``(ctr(q1, k2) + ctr(q2, k1)) / 2`` with in-batch keys. For f-MICL objectives
   ``ctr`` is the ``cross`` negative set (q_i against k_j, j != i, gathered over ranks); for
   ``infonce`` it is MoCo v3's cross-entropy of q_i against every key, positive included
-  (:func:`fmicl_core.losses.infonce_loss` with the keys as ``queue`` and ``include_positive=False``);
-  MoCo v3's extra factor 2 tau on the loss is left out. The key momentum follows MoCo v3's cosine
+  (:func:`fmicl_core.losses.infonce_loss` with the keys as ``queue`` and ``include_positive=False``)
+  times MoCo v3's factor 2 tau (Chen, Xie & He 2021, arXiv:2104.02057, Algorithm 1:
+  ``CrossEntropyLoss()(logits, labels) * (2 * tau)``). The key momentum follows MoCo v3's cosine
   ramp from ``moco_momentum`` to 1.
 
 ``forward(x1, x2)`` returns ``(loss, estimate, keys)``: the f-MI estimate of f-MICL objectives
@@ -192,10 +193,12 @@ class MoCoV3(_Momentum):
         return 1.0 - (1.0 - self.momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
     def _ctr(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor | None]:
+        """One direction of the symmetric loss; for ``infonce`` MoCo v3's ``ctr`` of Algorithm 1
+        (Chen, Xie & He 2021, arXiv:2104.02057), the cross-entropy times 2 tau."""
         if self.objective.name == "infonce":
             keys = gather(k) if is_distributed() else k
             t = self.objective.config.temperature
-            return losses.infonce_loss(q, k, t, queue=keys, include_positive=False), None
+            return 2 * t * losses.infonce_loss(q, k, t, queue=keys, include_positive=False), None
         return _terms(self.objective, q, k)
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor | None, None]:

@@ -6,7 +6,11 @@ One loop serves SimCLR, MoCo and MoCo v3 (:mod:`fmicl_core.methods`) with every 
 (f-Gaussian similarity, ``(2 sigma^2)^-1 = 1``, ``alpha = 40``, ``mu = 1``: Lu et al. 2023,
 f-MICL, arXiv:2402.10150, Table 7) on
 scikit-learn's digits on the CPU in about two minutes, and prints the kNN and linear-probe accuracy
-of the trained encoder next to those of the same encoder at initialisation (the floor).
+of the trained encoder next to those of the same encoder at initialisation (the floor). The linear
+probe is ``--probe lbfgs`` (fast) or ``sgd`` (the standard SSL linear evaluation), both of
+:mod:`fmicl_core.evaluate`; its protocol is printed and its name is stored in ``result.json``.
+With ``--dataset stl10 --unlabeled`` the pre-training also draws from the 100,000 unlabeled images;
+features, kNN and probe always use the labelled train/test splits.
 
 Run folder ``<out_dir>/<name>/`` (:class:`fmicl_core.features.RunFolder`): ``config.json``,
 ``metrics.jsonl`` (one JSON line per epoch: loss, f-MI estimate, lr, kNN accuracy when evaluated,
@@ -63,7 +67,7 @@ from tqdm.auto import tqdm
 from fmicl_core import augment, checkpoint, data, validation
 from fmicl_core.config import RESUMABLE, TrainConfig, from_args, parser
 from fmicl_core.distributed import rank_and_world
-from fmicl_core.evaluate import ProbeProtocol, knn_accuracy, linear_probe
+from fmicl_core.evaluate import Augmented, ProbeProtocol, SGDProbeProtocol, knn_accuracy, linear_probe
 from fmicl_core.export import compute_features, encode
 from fmicl_core.features import Features, RunFolder, save_features
 from fmicl_core.methods import SimCLR, build_method
@@ -85,6 +89,8 @@ class TrainResult:
     random_knn_acc: float
     random_linear_acc: float
     seconds: float
+    probe: str = "lbfgs"
+    """The linear probe behind ``linear_acc`` and ``random_linear_acc`` (``lbfgs`` or ``sgd``)."""
 
 
 class TrainingInterrupted(RuntimeError):
@@ -237,12 +243,30 @@ def _optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optim
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _accuracies(config: TrainConfig, feats: Features, device: torch.device) -> tuple[float, float]:
-    """kNN and linear-probe accuracy of the encoder features of a features file's arrays."""
-    xtr, ytr, xte, yte = (torch.from_numpy(a).to(device) for a in (
+def _accuracies(run: _Run, feats: Features) -> tuple[float, float]:
+    """kNN and linear-probe accuracy (probe ``config.probe``) of the encoder features of a features
+    file's arrays of the run's model; the augmented sgd probe re-encodes the labelled training
+    images through the model."""
+    config = run.config
+    xtr, ytr, xte, yte = (torch.from_numpy(a).to(run.device) for a in (
         feats.train_encoder, feats.train_labels, feats.test_encoder, feats.test_labels))
+    views = _probe_views(run.model, run.train, config) if config.probe_augment else None
     return (knn_accuracy(xtr, ytr, xte, yte, config.knn_k, config.knn_t),
-            linear_probe(xtr, ytr, xte, yte, _protocol(config)))
+            linear_probe(xtr, ytr, xte, yte, _protocol(config), seed=config.seed, augmented=views))
+
+
+def _probe_views(model: SimCLR, train: data.ImageData, config: TrainConfig, batch_size: int = 512) -> Augmented:
+    """Encoder features (eval mode) of random crops + flips of the training images, by the dataset's
+    recipe with colour jitter, grayscale and blur switched off: the augmented SGD probe's inputs."""
+    aug = augment.make_augment(config.resolved_recipe(), train.image_size, train.channels,
+                               jitter_p=0.0, grayscale_p=0.0, blur_p=0.0)
+    device = next(model.parameters()).device
+
+    def views(gen: torch.Generator) -> Tensor:
+        return torch.cat([encode(model, aug(chunk.to(device), gen), None, batch_size)[0]
+                          for chunk in train.images.split(batch_size)])
+
+    return views
 
 
 def _knn_monitor(model: SimCLR, train: data.ImageData, test: data.ImageData, config: TrainConfig) -> float:
@@ -253,7 +277,11 @@ def _knn_monitor(model: SimCLR, train: data.ImageData, test: data.ImageData, con
     return knn_accuracy(xtr, train.labels.to(xtr.device), xte, test.labels.to(xtr.device), config.knn_k, config.knn_t)
 
 
-def _protocol(config: TrainConfig) -> ProbeProtocol:
+def _protocol(config: TrainConfig) -> ProbeProtocol | SGDProbeProtocol:
+    """The linear-evaluation protocol of ``config.probe``."""
+    if config.probe == "sgd":
+        return SGDProbeProtocol(epochs=config.probe_epochs, batch_size=config.probe_batch, lr=config.probe_lr,
+                                weight_decay=config.probe_wd, augment=config.probe_augment)
     return ProbeProtocol(max_iter=config.probe_iters, weight_decay=config.probe_wd)
 
 
@@ -274,6 +302,11 @@ class _Run:
         options = config.dataset_options()
         self.train = data.load_dataset(config.dataset, config.data_root, True, config.download, **options)
         self.test = data.load_dataset(config.dataset, config.data_root, False, config.download, **options)
+        # pre-training data: the training split, or with stl10 --unlabeled also its unlabeled images
+        # (label -1); features, kNN and probe use the labelled self.train only
+        self.pretrain = (data.load_dataset(config.dataset, config.data_root, True, config.download,
+                                           **config.dataset_options(pretrain=True))
+                         if config.unlabeled else self.train)
         for key in ("batch_size", "knn_k", "n_pairs"):
             if (getattr(config, key) or 0) > len(self.train):
                 raise ValueError(f"{key}={getattr(config, key)} is larger than the {len(self.train)} "
@@ -293,7 +326,7 @@ class _Run:
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = _optimizer(config, self.model)
-        self.views = Views(config, self.train, self.device, self.rank, self.world)
+        self.views = Views(config, self.pretrain, self.device, self.rank, self.world)
         self.epoch, self.step = 0, 0
         self.sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, estimate, steps
         self.floor = (math.nan, math.nan)
@@ -327,7 +360,7 @@ class _Run:
             save_json(self.folder.config, self.config.to_dict())
             initial = compute_features(self.model, self.train, self.test, self.config)
             save_features(self.folder.initial_features, initial)
-            self.floor = _accuracies(self.config, initial, self.device)
+            self.floor = _accuracies(self, initial)
             self.write_metrics()
 
     def write_metrics(self) -> None:
@@ -449,11 +482,11 @@ def _train(config: TrainConfig) -> TrainResult:
             _loop(run, stop)
         if run.rank != 0 or run.epoch < config.epochs:  # other ranks; or stopped early by stop_after
             floor = run.floor if run.rank == 0 else (math.nan, math.nan)
-            return TrainResult(run.dir, math.nan, math.nan, *floor, time.perf_counter() - started)
+            return TrainResult(run.dir, math.nan, math.nan, *floor, time.perf_counter() - started, config.probe)
         feats = compute_features(run.model, run.train, run.test, run.config)
         save_features(run.folder.features, feats)
-        knn, lin = _accuracies(config, feats, run.device)
-        result = TrainResult(run.dir, knn, lin, *run.floor, time.perf_counter() - started)
+        knn, lin = _accuracies(run, feats)
+        result = TrainResult(run.dir, knn, lin, *run.floor, time.perf_counter() - started, config.probe)
         save_json(run.folder.result, {k: v for k, v in asdict(result).items() if k != "run_dir"})
         return result
     finally:
@@ -544,7 +577,8 @@ def _report(config: TrainConfig, result: TrainResult) -> str:
         f"run {result.run_dir}: {config.method} + {config.objective.name} on {config.dataset}, "
         f"{config.epochs} epochs, {result.seconds:.1f} s",
         f"{knn}: {result.knn_acc:.4f}   random-init encoder: {result.random_knn_acc:.4f}",
-        f"linear probe: {result.linear_acc:.4f}   random-init encoder: {result.random_linear_acc:.4f}",
+        f"linear probe ({result.probe}): {result.linear_acc:.4f}   random-init encoder: "
+        f"{result.random_linear_acc:.4f}",
         f"  ({_protocol(config).describe()})",
     ])
 

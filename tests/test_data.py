@@ -1,4 +1,5 @@
-"""fmicl_core.data: the bundled digits, the CIFAR readers on a tiny archive written here, image folders."""
+"""fmicl_core.data: the bundled digits, the CIFAR, STL-10 and TinyImageNet readers on tiny archives written
+here, image folders."""
 
 import pickle
 
@@ -11,7 +12,7 @@ from fmicl_core.data import TEST_FRACTION, ImageData, TwoViews, load_dataset, na
 
 
 def test_names():
-    assert names() == ["digits", "cifar10", "cifar100", "stl10", "imagefolder", "synthetic"]
+    assert names() == ["digits", "cifar10", "cifar100", "stl10", "tinyimagenet", "imagefolder", "synthetic"]
 
 
 def test_digits_split_is_fixed_stratified_and_complete():
@@ -116,7 +117,7 @@ def test_a_crafted_cifar_archive_runs_no_code(tmp_path):
 
 
 def test_missing_dataset_says_how_to_get_it(tmp_path):
-    for name in ("cifar10", "cifar100", "stl10"):
+    for name in ("cifar10", "cifar100", "stl10", "tinyimagenet"):
         with pytest.raises(ValueError, match=f"{name}.*download=True") as err:
             load_dataset(name, root=tmp_path)
         assert "\n" not in str(err.value)
@@ -171,3 +172,131 @@ def test_two_views_are_two_draws_of_one_image():
     x, y, label = pairs[5]
     assert x.shape == y.shape == (1, 8, 8) and x.dtype == torch.float32
     assert int(label) == int(data.labels[5]) and not torch.equal(x, y)
+
+
+def _write_stl10(root, rng: np.random.Generator, n_train=3, n_test=2, n_unlabeled=4):
+    """A tiny archive in the STL-10 binary format: per image 3 x 96 x 96 bytes, each channel stored
+    column by column; labels one byte 1..10. Returns the images (N, 3, 96, 96) and labels 0..9."""
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    written = {}
+    for split, n in (("train", n_train), ("test", n_test), ("unlabeled", n_unlabeled)):
+        images = rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
+        images.transpose(0, 1, 3, 2).tofile(folder / f"{split}_X.bin")
+        labels = rng.integers(0, 10, n)
+        if split != "unlabeled":
+            (labels + 1).astype(np.uint8).tofile(folder / f"{split}_y.bin")
+        written[split] = (images, labels)
+    return written
+
+
+def test_stl10_reader_and_unlabeled_on_a_tiny_archive(tmp_path):
+    written = _write_stl10(tmp_path, np.random.default_rng(0))
+    train = load_dataset("stl10", root=tmp_path, verify=False)
+    test = load_dataset("stl10", root=tmp_path, train=False, verify=False)
+    assert train.images.shape == (3, 3, 96, 96) and train.num_classes == 10
+    assert np.array_equal(train.images.numpy(), written["train"][0])  # rows/columns land where STL-10 puts them
+    assert train.labels.tolist() == written["train"][1].tolist()
+    assert np.array_equal(test.images.numpy(), written["test"][0]) and test.labels.tolist() == written["test"][1].tolist()
+    both = load_dataset("stl10", root=tmp_path, verify=False, unlabeled=True)
+    assert np.array_equal(both.images.numpy(), np.concatenate([written["train"][0], written["unlabeled"][0]]))
+    assert both.labels.tolist() == written["train"][1].tolist() + [-1] * 4
+    with pytest.raises(ValueError, match="unlabeled=True applies to the train split only"):
+        load_dataset("stl10", root=tmp_path, train=False, verify=False, unlabeled=True)
+    # the written files do not carry the official checksums: the default verified read refuses them
+    with pytest.raises(ValueError, match="train_X.bin.*md5.*verify=False"):
+        load_dataset("stl10", root=tmp_path)
+
+
+def test_stl10_corrupt_files_are_named(tmp_path):
+    _write_stl10(tmp_path, np.random.default_rng(0))
+    folder = tmp_path / "stl10_binary"
+    (folder / "unlabeled_X.bin").write_bytes(bytes(100))
+    with pytest.raises(ValueError, match=r"unlabeled_X.bin.*100 bytes.*3x96x96") as err:
+        load_dataset("stl10", root=tmp_path, verify=False, unlabeled=True)
+    assert "\n" not in str(err.value)
+    np.array([1, 11, 2], np.uint8).tofile(folder / "train_y.bin")
+    with pytest.raises(ValueError, match=r"train_y.bin.*labels 1..11"):
+        load_dataset("stl10", root=tmp_path, verify=False)
+    np.array([1, 2], np.uint8).tofile(folder / "train_y.bin")
+    with pytest.raises(ValueError, match=r"train_y.bin.*2 labels for 3 images"):
+        load_dataset("stl10", root=tmp_path, verify=False)
+    (folder / "test_y.bin").unlink()
+    with pytest.raises(ValueError, match=r"'stl10' not found.*test_y.bin.*download=True"):
+        load_dataset("stl10", root=tmp_path, train=False, verify=False)
+
+
+def _write_tinyimagenet(root, gen: torch.Generator, wnids=("n01", "n02", "n03"), per_class=2):
+    """A tiny archive in the TinyImageNet layout: JPEG train images (one class in PNG, one image
+    grayscale), PNG val images listed in val_annotations.txt. Returns {path: (image, label)} with
+    the PNG images (lossless) only."""
+    folder = root / "tiny-imagenet-200"
+    exact = {}
+    (folder / "val" / "images").mkdir(parents=True)
+    (folder / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    lines = []
+    for label, wnid in enumerate(wnids):
+        for i in range(per_class):
+            image = torch.randint(0, 256, (3, 64, 64), generator=gen, dtype=torch.uint8)
+            suffix = "PNG" if label == 0 else "JPEG"
+            path = folder / "train" / wnid / "images" / f"{wnid}_{i}.{suffix}"
+            _write_png(path, image) if label == 0 else _write_jpeg(path, image, grayscale=i == 1)
+            if label == 0:
+                exact[("train", path.name)] = (image, label)
+            val = torch.randint(0, 256, (3, 64, 64), generator=gen, dtype=torch.uint8)
+            name = f"val_{label}_{i}.PNG"
+            _write_png(folder / "val" / "images" / name, val)
+            exact[("val", name)] = (val, label)
+            lines.append(f"{name}\t{wnid}\t0\t0\t63\t63")
+    (folder / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    return exact
+
+
+def _write_jpeg(path, image, grayscale=False):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+    (pil.convert("L") if grayscale else pil).save(path, format="JPEG")
+
+
+def test_tinyimagenet_reader_on_a_tiny_archive(tmp_path):
+    exact = _write_tinyimagenet(tmp_path, torch.Generator().manual_seed(0))
+    train = load_dataset("tinyimagenet", root=tmp_path)
+    test = load_dataset("tinyimagenet", root=tmp_path, train=False)
+    assert train.images.shape == (6, 3, 64, 64) and train.images.dtype == torch.uint8
+    assert train.num_classes == 3 and train.name == "tinyimagenet"
+    assert train.labels.tolist() == [0, 0, 1, 1, 2, 2]  # label = line of wnids.txt
+    assert test.labels.tolist() == [0, 0, 1, 1, 2, 2]  # from val_annotations.txt
+    # lossless files come back pixel for pixel; the grayscale JPEG is read as 3 equal channels
+    assert torch.equal(train.images[0], exact[("train", "n01_0.PNG")][0])
+    assert torch.equal(test.images[3], exact[("val", "val_1_1.PNG")][0])
+    assert torch.equal(train.images[3, 0], train.images[3, 1]) and torch.equal(train.images[3, 1], train.images[3, 2])
+
+
+def test_tinyimagenet_missing_and_corrupt_files_are_named(tmp_path):
+    _write_tinyimagenet(tmp_path, torch.Generator().manual_seed(0))
+    folder = tmp_path / "tiny-imagenet-200"
+    (folder / "val" / "images" / "val_2_0.PNG").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"tinyimagenet file .*val_2_0.PNG.* is not a readable image") as err:
+        load_dataset("tinyimagenet", root=tmp_path, train=False)
+    assert "\n" not in str(err.value)
+    (folder / "val" / "images" / "val_2_0.PNG").unlink()
+    with pytest.raises(ValueError, match=r"val_2_0.PNG.*not a readable image \(FileNotFoundError\)"):
+        load_dataset("tinyimagenet", root=tmp_path, train=False)
+    (folder / "val" / "val_annotations.txt").write_text("val_0_0.PNG\tn99\t0\t0\t63\t63\n")
+    with pytest.raises(ValueError, match=r"line 1 of .*val_annotations.txt.*'val_0_0.PNG\\tn99"):
+        load_dataset("tinyimagenet", root=tmp_path, train=False)
+    _write_png(folder / "train" / "n02" / "images" / "n02_9.PNG", torch.zeros(3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"n02_9.PNG' is 32x32; TinyImageNet images are 64x64"):
+        load_dataset("tinyimagenet", root=tmp_path)
+    for f in (folder / "train" / "n03" / "images").iterdir():
+        f.unlink()
+    with pytest.raises(ValueError, match=r"class 'n03' of wnids.txt has no images"):
+        load_dataset("tinyimagenet", root=tmp_path)
+    (folder / "wnids.txt").write_text("n01\nn01\n")
+    with pytest.raises(ValueError, match=r"wnids.txt' holds 2 class ids, 1 of them repeated"):
+        load_dataset("tinyimagenet", root=tmp_path)
+    (folder / "wnids.txt").unlink()
+    with pytest.raises(ValueError, match=r"'tinyimagenet' not found.*wnids.txt.*download=True"):
+        load_dataset("tinyimagenet", root=tmp_path)
