@@ -186,7 +186,7 @@ def table(checks: list[Check], dry: bool) -> str:
     rows = [(c.part, c.what, c.measured, c.target, _verdict(c, dry)) for c in checks]
     head = ("part", "check", "measured", "target", "verdict")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(5)]
-    lines = [" | ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [head, *rows]]
+    lines = [" | ".join(str(v).ljust(w) for v, w in zip(row, widths)) for row in [head, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
