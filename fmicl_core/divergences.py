@@ -8,7 +8,9 @@ Lu et al. 2023, "f-MICL" (TMLR, arXiv:2402.10150), Table 1 and its appendix. For
 
 Both are written here in closed form as functions of ``log G`` (never ``f*`` applied to a computed
 ``f'``, which leaves dom f* for JS, SH and VLC and overflows). By the Fenchel-Young equality,
-``f*(f'(u)) = u f'(u) - f(u)``.
+``f*(f'(u)) = u f'(u) - f(u)``. Every such term is a :class:`Term`, ``scale * phi(slope * x + shift)
++ offset`` for one of six elementwise functions ``phi``, so that the loss can evaluate it and its
+derivative over a whole Gram matrix in one pass (:mod:`fmicl_core.fused`).
 
 Corrections to the paper's table, each checked by a test:
 - VLC: ``f*(f'(u)) = 3 - (8u + 4)/(u + 1)^2`` (the paper prints ``3 - 4/(u + 1)``, which is 1 at u = 1).
@@ -34,12 +36,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from fmicl_core import validation
 
-__all__ = ["Divergence", "EXP_CAP", "exp_lin", "get", "names", "table"]
+__all__ = ["Divergence", "EXP_CAP", "PHI", "Term", "exp_lin", "get", "names", "table"]
 
 EXP_CAP = 50.0
 DEFAULT_BETA = 2.0  # the Tsallis order of ``get("tsallis")``
@@ -58,12 +59,42 @@ def exp_lin(x: Tensor) -> Tensor:
     return torch.exp(capped) * (1.0 + (x - capped))
 
 
+PHI: dict[str, Fn] = {
+    "exp": torch.exp,
+    "exp_lin": exp_lin,
+    "softplus": lambda x: torch.logaddexp(x, x.new_zeros(())),  # exact; F.softplus returns x above 20
+    "sigmoid_sq": lambda x: torch.sigmoid(x) ** 2,
+    "identity": lambda x: x,
+    "relu_sq": lambda x: x.clamp(min=0.0) ** 2,
+}
+"""The elementwise functions of which every term of the objective is an affine transform."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """The elementwise term ``scale * phi(slope * x + shift) + offset``, ``phi`` named in :data:`PHI`."""
+
+    phi: str
+    slope: float = 1.0
+    shift: float = 0.0
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        validation.choice("phi", self.phi, PHI)
+        for key in ("slope", "shift", "scale", "offset"):
+            object.__setattr__(self, key, validation.number(key, getattr(self, key)))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.scale * PHI[self.phi](self.slope * x + self.shift) + self.offset
+
+
 @dataclass(frozen=True)
 class Divergence:
     """One f-divergence of the paper's Table 1, with everything the objective needs.
 
-    ``pos_log(l)`` and ``neg_log(l)`` are ``A`` and ``B`` as functions of ``l = log G``;
-    ``activation(v)`` is ``g_f`` and ``conj_activation(v) = f*(g_f(v))`` in closed form.
+    The terms ``pos_log(l)`` and ``neg_log(l)`` are ``A`` and ``B`` as functions of ``l = log G``;
+    ``activation(v)`` is ``g_f`` and ``conj_activation(v) = f*(g_f(v))``, each a closed-form :class:`Term`.
     ``conj_domain`` is the open interval (range of f' on u > 0) on which the formula for f* holds;
     below it the monotone conjugate is the constant ``-f(0)``.
     ``h_shape`` is the shape of ``h(t) = f* o f' o G(t)`` on [0, 4]: the uniformity theorem needs
@@ -80,10 +111,10 @@ class Divergence:
     f_prime: Fn
     f_conj: Fn
     conj_domain: tuple[float, float]
-    pos_log: Fn
-    neg_log: Fn
-    activation: Fn
-    conj_activation: Fn
+    pos_log: Term
+    neg_log: Term
+    activation: Term
+    conj_activation: Term
 
     @property
     def uniformity_guaranteed(self) -> bool:
@@ -113,10 +144,10 @@ def _kl() -> Divergence:
         f_prime=lambda u: torch.log(u) + 1.0,
         f_conj=lambda t: torch.exp(t - 1.0),
         conj_domain=(-math.inf, math.inf),
-        pos_log=lambda l: 1.0 + l,
-        neg_log=torch.exp,
-        activation=lambda v: v,
-        conj_activation=lambda v: exp_lin(v - 1.0),
+        pos_log=Term("identity", offset=1.0),
+        neg_log=Term("exp"),
+        activation=Term("identity"),
+        conj_activation=Term("exp_lin", shift=-1.0),
     )
 
 
@@ -129,10 +160,10 @@ def _js() -> Divergence:
         f_prime=lambda u: LOG2 + torch.log(u / (1.0 + u)),
         f_conj=lambda t: -torch.log(2.0 - torch.exp(t)),
         conj_domain=(-math.inf, LOG2),
-        pos_log=lambda l: LOG2 - F.softplus(-l),
-        neg_log=lambda l: F.softplus(l) - LOG2,
-        activation=lambda v: LOG2 - F.softplus(-v),
-        conj_activation=lambda v: F.softplus(v) - LOG2,
+        pos_log=Term("softplus", slope=-1.0, scale=-1.0, offset=LOG2),
+        neg_log=Term("softplus", offset=-LOG2),
+        activation=Term("softplus", slope=-1.0, scale=-1.0, offset=LOG2),
+        conj_activation=Term("softplus", offset=-LOG2),
     )
 
 
@@ -144,10 +175,10 @@ def _pearson() -> Divergence:
         f_prime=lambda u: 2.0 * (u - 1.0),
         f_conj=lambda t: t * t / 4.0 + t,
         conj_domain=(-2.0, math.inf),
-        pos_log=lambda l: 2.0 * (torch.exp(l) - 1.0),
-        neg_log=lambda l: torch.exp(2.0 * l) - 1.0,
-        activation=lambda v: v,
-        conj_activation=lambda v: (v / 2.0 + 1.0).clamp(min=0.0) ** 2 - 1.0,
+        pos_log=Term("exp", scale=2.0, offset=-2.0),
+        neg_log=Term("exp", slope=2.0, offset=-1.0),
+        activation=Term("identity"),
+        conj_activation=Term("relu_sq", slope=0.5, shift=1.0, offset=-1.0),  # (v/2 + 1)_+^2 - 1
     )
 
 
@@ -160,10 +191,10 @@ def _sh() -> Divergence:
         f_prime=lambda u: 1.0 - torch.rsqrt(u),
         f_conj=lambda t: t / (1.0 - t),
         conj_domain=(-math.inf, 1.0),
-        pos_log=lambda l: 1.0 - exp_lin(-l / 2.0),
-        neg_log=lambda l: torch.exp(l / 2.0) - 1.0,
-        activation=lambda v: 1.0 - exp_lin(-v),
-        conj_activation=lambda v: exp_lin(v) - 1.0,
+        pos_log=Term("exp_lin", slope=-0.5, scale=-1.0, offset=1.0),
+        neg_log=Term("exp", slope=0.5, offset=-1.0),
+        activation=Term("exp_lin", slope=-1.0, scale=-1.0, offset=1.0),
+        conj_activation=Term("exp_lin", offset=-1.0),
     )
 
 
@@ -179,20 +210,16 @@ def _tsallis(beta: float = DEFAULT_BETA) -> Divergence:
         f_prime=lambda u: k * u ** (b - 1.0),
         f_conj=lambda t: (t / k) ** k + 1.0 / (b - 1.0),
         conj_domain=(0.0, math.inf),
-        pos_log=lambda l: k * torch.exp((b - 1.0) * l),
-        neg_log=lambda l: torch.exp(b * l) + 1.0 / (b - 1.0),
-        activation=exp_lin,
-        conj_activation=lambda v: exp_lin(k * (v - log_k)) + 1.0 / (b - 1.0),  # (e^v / k)^k + 1/(b-1)
+        pos_log=Term("exp", slope=b - 1.0, scale=k),
+        neg_log=Term("exp", slope=b, offset=1.0 / (b - 1.0)),
+        activation=Term("exp_lin"),
+        conj_activation=Term("exp_lin", slope=k, shift=-k * log_k, offset=1.0 / (b - 1.0)),  # (e^v/k)^k + 1/(b-1)
     )
 
 
 def _vlc() -> Divergence:
-    def pos(l: Tensor) -> Tensor:
-        return 1.0 - 4.0 * torch.sigmoid(-l) ** 2  # 1 - 4/(1+G)^2
-
-    def neg(l: Tensor) -> Tensor:
-        return 4.0 * torch.sigmoid(l) ** 2 - 1.0  # 3 - (8G + 4)/(1+G)^2 = 4 G^2/(1+G)^2 - 1
-
+    pos = Term("sigmoid_sq", slope=-1.0, scale=-4.0, offset=1.0)  # 1 - 4/(1+G)^2
+    neg = Term("sigmoid_sq", scale=4.0, offset=-1.0)  # 3 - (8G + 4)/(1+G)^2 = 4 G^2/(1+G)^2 - 1
     return Divergence(
         name="vlc", title="Vincze-Le Cam", f_text="(u - 1)^2 / (u + 1)",
         A_text="1 - 4/(1+G)^2", B_text="3 - (8G + 4)/(1+G)^2", h_shape="strictly convex",
@@ -215,10 +242,10 @@ def _rkl() -> Divergence:
         f_prime=lambda u: -1.0 / u,
         f_conj=lambda t: -1.0 - torch.log(-t),
         conj_domain=(-math.inf, 0.0),
-        pos_log=lambda l: -exp_lin(-l),
-        neg_log=lambda l: l - 1.0,
-        activation=lambda v: -exp_lin(-v),
-        conj_activation=lambda v: v - 1.0,
+        pos_log=Term("exp_lin", slope=-1.0, scale=-1.0),
+        neg_log=Term("identity", offset=-1.0),
+        activation=Term("exp_lin", slope=-1.0, scale=-1.0),
+        conj_activation=Term("identity", offset=-1.0),
     )
 
 
@@ -230,10 +257,10 @@ def _neyman() -> Divergence:
         f_prime=lambda u: 1.0 - u ** (-2.0),
         f_conj=lambda t: 2.0 - 2.0 * torch.sqrt(1.0 - t),
         conj_domain=(-math.inf, 1.0),
-        pos_log=lambda l: 1.0 - exp_lin(-2.0 * l),
-        neg_log=lambda l: 2.0 - 2.0 * exp_lin(-l),
-        activation=lambda v: 1.0 - exp_lin(-v),
-        conj_activation=lambda v: 2.0 - 2.0 * exp_lin(-v / 2.0),
+        pos_log=Term("exp_lin", slope=-2.0, scale=-1.0, offset=1.0),
+        neg_log=Term("exp_lin", slope=-1.0, scale=-2.0, offset=2.0),
+        activation=Term("exp_lin", slope=-1.0, scale=-1.0, offset=1.0),
+        conj_activation=Term("exp_lin", slope=-0.5, scale=-2.0, offset=2.0),
     )
 
 
@@ -247,6 +274,7 @@ _REGISTRY: dict[str, Callable[..., Divergence]] = {
     "rkl": _rkl,
     "neyman": _neyman,
 }
+_BUILT = {name: build() for name, build in _REGISTRY.items()}  # immutable: built once, with default parameters
 
 
 def names() -> tuple[str, ...]:
@@ -266,7 +294,7 @@ def get(name: str | Divergence, **params: float) -> Divergence:
     if params and name != "tsallis":
         raise ValueError(f"divergence {name!r} takes no parameters, got {sorted(params)[0]!r}")
     validation.keywords("divergence 'tsallis'", params, ["beta"])
-    return _REGISTRY[name](**params)
+    return _REGISTRY[name](**params) if params else _BUILT[name]
 
 
 def table() -> str:

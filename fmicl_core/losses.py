@@ -28,11 +28,12 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fmicl_core import divergences, validation
+from fmicl_core import divergences, fused, validation
 from fmicl_core.distributed import gather, rank_and_world
+from fmicl_core.fused import Run, fill_runs
+from fmicl_core.gram import affine_gram, full_precision
 from fmicl_core.objective_config import DEFAULTS, LOSS_NEGATIVES, NEGATIVES, ObjectiveConfig, checked, flag, hyper
 from fmicl_core.similarity import Similarity
 from fmicl_core.similarity import get as get_similarity
@@ -73,52 +74,88 @@ def check_embeddings(z1: Tensor, z2: Tensor | None = None, name: str = "z1", min
 
 def unit_rows(z: Tensor) -> Tensor:
     """Rows scaled to unit L2 norm, in float32 at least (losses are computed in full precision).
-    Each row is first divided by its largest absolute entry (a constant of the backward pass, which
-    does not change the gradient of a scale-free function), so that rows of any finite scale give the
-    same direction: in float32 the squares inside the norm overflow for entries above about 1e19, and
-    ``F.normalize`` divides by its floor 1e-12 instead of norms below it. Rows must not be all zeros
+    Rows of any finite scale give the same direction: when the squares inside some norm would
+    overflow or underflow (in float32, a norm above about 1e13 or below about 1e-13), each row is
+    first divided by the power of two at or below its largest absolute entry, which changes neither
+    the result (dividing by a power of two is exact) nor the gradient. Rows must not be all zeros
     (:func:`check_embeddings`)."""
-    z = _full_precision(z)
-    return F.normalize(z / z.detach().abs().amax(1, keepdim=True), dim=1)
+    return _unit(full_precision(z))[0]
+
+
+def _unit(z: Tensor) -> tuple[Tensor, bool]:
+    """:func:`unit_rows` of ``z`` and whether every row is finite and not all zeros, in one pass
+    over the values to check when every norm is far inside the range of the dtype (NaN is not)."""
+    info = torch.finfo(z.dtype)
+    s = z.detach()
+    norm = torch.linalg.vector_norm(s, dim=1, keepdim=True)
+    smallest, largest = torch.stack(torch.aminmax(norm)).tolist()  # one synchronisation
+    if math.sqrt(info.tiny) * 2**20 <= smallest and largest <= math.sqrt(info.max) / 2**20:
+        return _UnitRows.apply(z, s, norm, norm), True
+    peak = s.abs().amax(1, keepdim=True)  # finite and nonzero exactly when the row is
+    scale = peak / (2.0 * torch.frexp(peak).mantissa)  # 2^(e - 1) for peak = m 2^e, 1/2 <= m < 1
+    s = s / scale
+    norm = torch.linalg.vector_norm(s, dim=1, keepdim=True)
+    return _UnitRows.apply(z, s, norm, norm * scale), math.isfinite(peak.log().sum())
+
+
+class _UnitRows(torch.autograd.Function):
+    """``u = s / norm`` row by row, for ``s = z`` divided by a constant of each row and ``norm =
+    ||s||``; the backward is the closed form ``(grad - u (u . grad)) / ||z||`` (``length = ||z||``),
+    the projection onto the tangent space of the sphere."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor, s: Tensor, norm: Tensor, length: Tensor) -> Tensor:  # type: ignore[override]
+        u = s / norm
+        ctx.save_for_backward(u, length)
+        return u
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        u, length = ctx.saved_tensors
+        dz = torch.addcmul(grad, u, torch.linalg.vecdot(u, grad).unsqueeze(1), value=-1.0).div_(length)
+        return dz, None, None, None
 
 
 @dataclass(frozen=True)
 class _Layout:
-    """Which (row, column) pairs are negatives: all of ``rows x cols`` except, for each row a, the
-    column ``own[a]`` holding the row itself and the column ``positive[a]`` holding its positive
-    (each None where it is not among the columns)."""
+    """Which (row, column) pairs are negatives: all of ``rows x cols`` except the diagonal runs
+    (:data:`fmicl_core.fused.Run`) of ``own``, each row's own column, and of ``positive``, the
+    column of its positive (empty where those are not among the columns)."""
 
     rows: Tensor
     cols: Tensor
-    own: Tensor | None = None
-    positive: Tensor | None = None
+    own: tuple[Run, ...] = ()
+    positive: tuple[Run, ...] = ()
 
     @property
-    def excluded(self) -> tuple[Tensor, ...]:
-        return tuple(idx for idx in (self.own, self.positive) if idx is not None)
+    def excluded(self) -> tuple[Run, ...]:
+        return self.own + self.positive
 
     @property
-    def negatives_per_row(self) -> int:
-        return self.cols.shape[0] - len(self.excluded)
+    def pairs(self) -> int:
+        """The number of negative pairs."""
+        return self.rows.shape[0] * self.cols.shape[0] - sum(n for _, _, n in self.excluded)
 
 
-def _layout(z1: Tensor, z2: Tensor, negatives: str, queue: Tensor | None, gather_all: bool) -> _Layout:
-    """Rows are local anchors; columns are gathered across ranks when ``gather_all`` (DDP). The
-    ``negatives`` name is one of :data:`NEGATIVES`, checked by the callers."""
-    n = z1.shape[0]
-    rank, world = rank_and_world() if gather_all else (0, 1)
-    g = gather if world > 1 else (lambda z: z)
-    local = torch.arange(n, device=z1.device) + rank * n
+def _layout(z: Tensor, negatives: str, queue: Tensor | None, gather_all: bool) -> _Layout:
+    """Rows are local anchors taken from ``z``, the (2N, d) unit rows of both views (view 1 first);
+    columns are gathered across ranks when ``gather_all`` (DDP). The ``negatives`` name is one of
+    :data:`NEGATIVES`, checked by the callers."""
+    n = z.shape[0] // 2
+    x, y = z[:n], z[n:]
     if queue is not None:
-        return _Layout(z1, queue)
+        return _Layout(x, queue)
+    rank, world = rank_and_world() if gather_all else (0, 1)
+    g = gather if world > 1 else (lambda t: t)
+    me, far = rank * n, world * n  # the columns of this rank's first row of view 1 and of view 2
     if negatives == "two_view":
-        view2 = local + world * n
-        rows = torch.cat([z1, z2])
-        cols = rows if world == 1 else torch.cat([g(z1), g(z2)])  # `rows is cols`: symmetric Gram
-        return _Layout(rows, cols, own=torch.cat([local, view2]), positive=torch.cat([view2, local]))
+        if world == 1:  # `rows is cols`: the symmetric Gram matrix, whose own pairs are its diagonal
+            return _Layout(z, z, own=((0, 0, 2 * n),), positive=((0, n, n), (n, 0, n)))
+        cols = torch.cat([g(x), g(y)])
+        return _Layout(z, cols, own=((0, me, n), (n, far + me, n)), positive=((0, far + me, n), (n, me, n)))
     if negatives == "one_view":
-        return _Layout(z1, g(z1), own=local)
-    return _Layout(z1, g(z2), positive=local)  # cross
+        return _Layout(x, g(x), own=((0, me, n),))
+    return _Layout(x, g(y), positive=((0, me, n),))  # cross
 
 
 def _checked(z1: Tensor, z2: Tensor, name: str = "z1", other: str = "z2", min_rows: int = 2) -> tuple[Tensor, Tensor]:
@@ -130,16 +167,31 @@ def _checked(z1: Tensor, z2: Tensor, name: str = "z1", other: str = "z2", min_ro
     return z1.to(dtype), z2.to(dtype)
 
 
-def _prepare(z1: Tensor, z2: Tensor, queue: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Checked unit rows of ``z1``, ``z2`` and the ``queue`` (a batch of keys of the same width)."""
-    z1, z2 = (unit_rows(z) for z in _checked(z1, z2))
+def _unit_pair(z1: Tensor, z2: Tensor) -> Tensor:
+    """The unit rows of ``z1`` stacked over those of ``z2`` (:func:`unit_rows`), checked as
+    :func:`check_embeddings` does but from the norms that the normalisation computes anyway; what
+    fails goes to :func:`check_embeddings`, which names the defect."""
+    if not (isinstance(z1, Tensor) and isinstance(z2, Tensor) and z1.is_floating_point() and z2.is_floating_point()
+            and z1.dim() == 2 and z1.shape == z2.shape and z1.shape[0] >= 2 and z1.shape[1] >= 1
+            and z1.device == z2.device):
+        _checked(z1, z2)
+    z, valid = _unit(full_precision(torch.cat([z1, z2])))
+    if not valid:
+        _checked(z1, z2)
+    return z
+
+
+def _prepare(z1: Tensor, z2: Tensor, queue: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """The checked unit rows of ``z1`` and ``z2`` as one (2N, d) tensor, view 1 first, and those of
+    the ``queue`` (a batch of keys of the same width)."""
+    z = _unit_pair(z1, z2)
     if queue is None:
-        return z1, z2, None
+        return z, None
     check_embeddings(queue, name="queue", min_rows=1)
-    if queue.shape[1] != z1.shape[1] or queue.device != z1.device:
+    if queue.shape[1] != z.shape[1] or queue.device != z.device:
         raise ValueError(f"queue has width {queue.shape[1]} on {queue.device} but the embeddings have "
-                         f"{z1.shape[1]} on {z1.device}; they must match")
-    return z1, z2, unit_rows(queue).to(z1.dtype)
+                         f"{z.shape[1]} on {z.device}; they must match")
+    return z, unit_rows(queue).to(z.dtype)
 
 
 @dataclass(frozen=True)
@@ -156,14 +208,12 @@ class FMICLTerms:
 def _fmicl_terms(z1: Tensor, z2: Tensor, div: divergences.Divergence, sim: Similarity, alpha: float,
                  negatives: str, queue: Tensor | None, gather_all: bool) -> FMICLTerms:
     """The f-MICL terms for a built divergence and similarity (checked by the callers)."""
-    z1, z2, queue = _prepare(z1, z2, queue)
-    lay = _layout(z1, z2, negatives, queue, gather_all)
-    positive = sim.positive(div, sim.paired_logits(z1, z2)).mean()
-    total = sim.negative(div, _full_precision(sim.logits(lay.rows, lay.cols))).sum()
-    for idx in lay.excluded:  # remove each row's own column and its positive from the sum
-        total = total - sim.negative(div, sim.paired_logits(lay.rows, lay.cols[idx])).sum()
-    negative = total / (lay.rows.shape[0] * lay.negatives_per_row)
-    return FMICLTerms(alpha * negative - positive, positive, negative, (positive - negative).detach())
+    z, queue = _prepare(z1, z2, queue)
+    lay = _layout(z, negatives, queue, gather_all)
+    loss, positive, negative = fused.objective(
+        z, lay.rows.shape[0], None if lay.cols is lay.rows else lay.cols, sim.positive_term(div),
+        sim.negative_term(div), *sim.gram_affine, lay.excluded, alpha)
+    return FMICLTerms(loss, positive, negative, (positive - negative).detach())
 
 
 def fmicl_terms(
@@ -226,11 +276,6 @@ def fmicl_loss(z1: Tensor, z2: Tensor, *args, **kwargs) -> Tensor:
     return fmicl_terms(z1, z2, *args, **kwargs).loss
 
 
-def _full_precision(x: Tensor) -> Tensor:
-    """Logits made under bf16/fp16 autocast are raised to float32 before the nonlinearities."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
 class FMICLLoss(nn.Module):
     """``nn.Module`` form of :func:`fmicl_terms` for one :class:`ObjectiveConfig` whose ``name`` is
     a divergence; the divergence and similarity are built (and checked) once, at construction."""
@@ -257,12 +302,8 @@ class FMICLLoss(nn.Module):
 def _masked_logits(lay: _Layout, scale: float, mask_positive: bool) -> Tensor:
     """``rows . cols^T * scale`` with each row's own column set to -inf (and its positive too when
     ``mask_positive``), for a log-sum-exp over the allowed columns."""
-    logits = _full_precision(torch.mm(lay.rows, lay.cols.T * scale))
-    ar = torch.arange(lay.rows.shape[0], device=logits.device)
-    for idx in (lay.own, lay.positive if mask_positive else None):
-        if idx is not None:
-            logits = logits.index_put((ar, idx), torch.tensor(-math.inf, dtype=logits.dtype, device=logits.device))
-    return logits
+    logits = full_precision(affine_gram(lay.rows, lay.cols, scale))
+    return fill_runs(logits, lay.own + (lay.positive if mask_positive else ()), -math.inf)
 
 
 def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = DEFAULTS.temperature, queue: Tensor | None = None,
@@ -274,13 +315,14 @@ def infonce_loss(z1: Tensor, z2: Tensor, temperature: float = DEFAULTS.temperatu
     denominator (the ``E_x log E_y e^s`` form of InfoNCE in f-MICL's Figure 3, up to log(2N - 2))."""
     temperature = hyper("temperature", temperature)
     include_positive, gather_all = flag("include_positive", include_positive), flag("gather_all", gather_all)
-    z1, z2, queue = _prepare(z1, z2, queue)
-    pos = (z1 * z2).sum(1) / temperature
+    z, queue = _prepare(z1, z2, queue)
+    n = z.shape[0] // 2
+    pos = (z[:n] * z[n:]).sum(1) / temperature
     if queue is not None:
-        neg = _full_precision(torch.mm(z1, queue.T / temperature))
+        neg = full_precision(affine_gram(z[:n], queue, 1.0 / temperature))
         terms = [pos[:, None], neg] if include_positive else [neg]
         return (torch.logsumexp(torch.cat(terms, 1), 1) - pos).mean()
-    lay = _layout(z1, z2, "two_view", None, gather_all)
+    lay = _layout(z, "two_view", None, gather_all)
     logits = _masked_logits(lay, 1.0 / temperature, mask_positive=not include_positive)
     return (torch.logsumexp(logits, 1) - pos.repeat(2)).mean()
 
@@ -336,10 +378,11 @@ def dv_kl_loss(z1: Tensor, z2: Tensor, sigma: float = DEFAULTS.sigma, mu: float 
     sim = get_similarity("gaussian", sigma=sigma, mu=mu)
     validation.choice("negatives", negatives, NEGATIVES)
     gather_all = flag("gather_all", gather_all)
-    z1, z2, _ = _prepare(z1, z2, None)
-    lay = _layout(z1, z2, negatives, None, gather_all)
-    s_pos = 1.0 + sim.paired_logits(z1, z2)
+    z, _ = _prepare(z1, z2, None)
+    n = z.shape[0] // 2
+    lay = _layout(z, negatives, None, gather_all)
+    s_pos = 1.0 + sim.paired_logits(z[:n], z[n:])
     logits = _masked_logits(lay, 2.0 * sim.c, mask_positive=True)
-    log_mean = torch.logsumexp(logits.flatten(), 0) - math.log(lay.rows.shape[0] * lay.negatives_per_row)
+    log_mean = torch.logsumexp(logits.flatten(), 0) - math.log(lay.pairs)
     s_neg_lme = 1.0 + math.log(mu) - 2.0 * sim.c + log_mean  # log E_neg e^s
     return s_neg_lme - s_pos.mean()

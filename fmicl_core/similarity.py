@@ -1,8 +1,9 @@
 """Similarities of f-MICL: the f-Gaussian similarity and cosine similarity with temperature.
 
-Both turn L2-normalised embeddings into *logits* (``log G`` for the f-Gaussian, ``x.y / tau`` for
-cosine) and the logits into the two per-pair terms of the objective: the score ``s(x, y)`` of
-positive pairs and the penalty ``f*(s(x, y))`` of negative pairs (Lu et al. 2023, f-MICL,
+Both turn L2-normalised embeddings into *logits*, an affine function (``gram_affine``) of the inner
+product (``log G`` for the f-Gaussian, ``x.y / tau`` for cosine), and the logits into the two per-pair
+terms of the objective (:class:`~fmicl_core.divergences.Term`): the score ``s(x, y)`` of positive
+pairs and the penalty ``f*(s(x, y))`` of negative pairs (Lu et al. 2023, f-MICL,
 arXiv:2402.10150: the f-Gaussian similarity it derives under its Gaussian-kernel assumption, and
 the cosine similarity of InfoNCE).
 
@@ -18,8 +19,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from fmicl_core import validation
-from fmicl_core.divergences import Divergence
-from fmicl_core.gram import affine_gram
+from fmicl_core.divergences import Divergence, Term
 from fmicl_core.objective_config import DEFAULTS, SIMILARITIES, hyper
 
 __all__ = ["Cosine", "FGaussian", "Similarity", "get", "names", "squared_distance"]
@@ -47,21 +47,22 @@ class FGaussian:
         """The kernel's precision ``c = 1 / (2 sigma^2)`` (1 for the paper's vision runs)."""
         return 1.0 / (2.0 * self.sigma**2)
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        """``log G(||a_i - b_j||^2) = log mu - 2c + 2c a_i.b_j`` for every pair, in one fused GEMM."""
-        return affine_gram(a, b, 2.0 * self.c, math.log(self.mu) - 2.0 * self.c)
+    @property
+    def gram_affine(self) -> tuple[float, float]:
+        """``(2c, log mu - 2c)``: ``log G(||a - b||^2) = log mu - 2c + 2c a.b`` for unit vectors."""
+        return 2.0 * self.c, math.log(self.mu) - 2.0 * self.c
 
     def paired_logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``log G(||a_i - b_i||^2)`` for the row-wise pairs, with the distance clamped to [0, 4]."""
         return math.log(self.mu) - self.c * squared_distance((a * b).sum(1))
 
-    def positive(self, div: Divergence, logits: Tensor) -> Tensor:
-        """``A = f'(G)`` for positive pairs."""
-        return div.pos_log(logits)
+    def positive_term(self, div: Divergence) -> Term:
+        """``A = f'(G)`` of positive pairs, as a term of the logits."""
+        return div.pos_log
 
-    def negative(self, div: Divergence, logits: Tensor) -> Tensor:
-        """``B = f*(f'(G))`` for negative pairs."""
-        return div.neg_log(logits)
+    def negative_term(self, div: Divergence) -> Term:
+        """``B = f*(f'(G))`` of negative pairs, as a term of the logits."""
+        return div.neg_log
 
 
 @dataclass(frozen=True)
@@ -73,21 +74,18 @@ class Cosine:
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperature", hyper("temperature", self.temperature))
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        """``a_i.b_j / tau`` for every pair."""
-        return affine_gram(a, b, 1.0 / self.temperature)
+    @property
+    def gram_affine(self) -> tuple[float, float]:
+        """``(1/tau, 0)``: the logit of a pair is ``a.b / tau``."""
+        return 1.0 / self.temperature, 0.0
 
-    def paired_logits(self, a: Tensor, b: Tensor) -> Tensor:
-        """``a_i.b_i / tau`` for the row-wise pairs."""
-        return (a * b).sum(1) / self.temperature
+    def positive_term(self, div: Divergence) -> Term:
+        """``g_f(v)`` of positive pairs, as a term of the logits."""
+        return div.activation
 
-    def positive(self, div: Divergence, logits: Tensor) -> Tensor:
-        """``g_f(v)`` for positive pairs."""
-        return div.activation(logits)
-
-    def negative(self, div: Divergence, logits: Tensor) -> Tensor:
-        """``f*(g_f(v))`` for negative pairs."""
-        return div.conj_activation(logits)
+    def negative_term(self, div: Divergence) -> Term:
+        """``f*(g_f(v))`` of negative pairs, as a term of the logits."""
+        return div.conj_activation
 
 
 Similarity = FGaussian | Cosine

@@ -213,3 +213,32 @@ def test_cli_prints_the_table_from_the_registry():
         line = next(l for l in out.splitlines() if l.startswith(name + " "))
         assert div.f_text in line and div.A_text in line and div.B_text in line
         assert line.rstrip().endswith("yes" if div.uniformity_guaranteed else "no")
+
+
+@pytest.mark.parametrize("phi", list(D.PHI))
+def test_term_is_an_affine_transform_of_phi(phi):
+    x = t64(np.linspace(-4.0, 4.0, 17))
+    term = D.Term(phi, slope=-0.5, shift=0.3, scale=2.0, offset=-1.0)
+    assert torch.allclose(term(x), 2.0 * D.PHI[phi](-0.5 * x + 0.3) - 1.0, rtol=1e-14)
+
+
+def test_softplus_is_exact_with_its_derivative_far_out():
+    """log(1 + e^x) with the derivative sigmoid(x), also beyond F.softplus's cut-off at 20."""
+    x = t64([-50.0, 0.0, 25.0, 40.0]).requires_grad_(True)
+    y = D.PHI["softplus"](x)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert torch.allclose(y, torch.log1p(torch.exp(x.detach())), rtol=1e-15)
+    assert torch.allclose(grad, torch.sigmoid(x.detach()), rtol=1e-15)
+
+
+@pytest.mark.parametrize("kwargs,needle", [({"phi": "cosh"}, "'cosh'"), ({"phi": "exp", "slope": math.nan}, "slope=nan"),
+                                           ({"phi": "exp", "offset": "1"}, "offset='1'")])
+def test_term_rejects_bad_fields(kwargs, needle):
+    with pytest.raises(ValueError) as err:
+        D.Term(**kwargs)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_divergences_with_default_parameters_are_built_once():
+    assert all(D.get(name) is D.get(name) for name in ALL)
+    assert D.get("tsallis", beta=3.0).neg_log == D.Term("exp", slope=3.0, offset=0.5)

@@ -1,27 +1,24 @@
-"""The symmetric fast path of the affine Gram product gives the autograd gradient of any sum of an
-elementwise function of the matrix."""
+"""The affine Gram product and the raise of low-precision logits to float32."""
 
 import pytest
 import torch
 
-from fmicl_core.gram import affine_gram
-
-
-@pytest.mark.parametrize("fn", [torch.exp, torch.sigmoid, lambda x: x**3])
-def test_symmetric_path_matches_general_path(fn):
-    a = torch.randn(7, 4, dtype=torch.float64, requires_grad=True)
-    fast = fn(affine_gram(a, a, 0.7, -0.3)).sum()
-    (g_fast,) = torch.autograd.grad(fast, a)
-    b = a.detach().clone().requires_grad_(True)
-    slow = fn(affine_gram(b, b.clone(), 0.7, -0.3)).sum()  # distinct tensors: general addmm path
-    (g_slow,) = torch.autograd.grad(slow, b)
-    assert torch.allclose(fast, slow)
-    assert torch.allclose(g_fast, g_slow, rtol=1e-12)
+from fmicl_core.gram import affine_gram, full_precision
 
 
 def test_values():
     a, b = torch.randn(3, 2), torch.randn(4, 2)
     assert torch.allclose(affine_gram(a, b, 2.0, 1.0), 2.0 * a @ b.T + 1.0)
+
+
+def test_full_precision_raises_only_half_precision():
+    x = torch.tensor([1.0 / 3.0], dtype=torch.float64)
+    for dtype, raised in ((torch.bfloat16, torch.float32), (torch.float16, torch.float32),
+                          (torch.float32, torch.float32), (torch.float64, torch.float64)):
+        y = full_precision(x.to(dtype))
+        assert y.dtype == raised and float(y) == float(x.to(dtype))
+    same = torch.randn(2)
+    assert full_precision(same) is same
 
 
 def test_scale_beyond_the_dtype_is_refused():
