@@ -28,10 +28,12 @@ def test_normaliser_against_direct_integration(d, kappa):
 
 
 def test_coupling_moments_and_sampler():
-    m = VMFCoupling(5, 3.0)
+    d, kappa = 5, 3.0
+    m = VMFCoupling(d, kappa)
     assert m.expectation(np.ones_like, coupled=True) == pytest.approx(1.0, abs=1e-12)
     mean_t = m.expectation(lambda t: t, coupled=True)
-    assert mean_t == pytest.approx(special.ive(2.5, 3.0) / special.ive(1.5, 3.0), rel=1e-12)
+    bessel_ratio = special.ive(d / 2, kappa) / special.ive(d / 2 - 1, kappa)  # A_d(kappa) of the vMF mean
+    assert mean_t == pytest.approx(bessel_ratio, rel=1e-12)
     var_t = m.expectation(lambda t: t * t, coupled=True) - mean_t**2
     rng = np.random.default_rng(0)
     n = 200_000
