@@ -42,33 +42,48 @@ Method (:func:`verify_gaussian`):
    carry the mean ``log p`` with a t confidence interval; ``r`` is the Pearson correlation of bin means
    with bin centres, the linearity of the plotted curve (``r_pairs``, over pairs, is diluted by the
    spread of ``log p`` at a given distance and is reported too). ``lack_of_fit_p`` is the nested F test
-   of the line against line + a free mean per bin. The assumption is ``certified`` when the slope's
-   whole interval is negative and ``r <= -0.9``.
-5. **Accuracy (measured, ``tests/test_verify_gaussian.py``).** A flow's held-out ``log p`` is a smoothed,
-   finite-sample estimate whose error depends on the local density (large distances have few pairs), so
-   the slope is biased. On the vMF known answers (2000 pairs) slope / (-kappa_eff / 2) was 0.77-0.80 for
-   d = 3 and 0.95-1.04 for d = 16; a more flexible flow whose scales can expand (zuko's RealNVP) overshot
-   instead on d = 3 (about 2x with noise 0.02). Read the slope as good to about +-30%, the sign and the
-   linearity as robust.
+   of the line against line + a free mean per bin.
+5. **Accuracy and calibration.** A flow's held-out ``log p`` is a smoothed, finite-sample estimate of a
+   density on a thin shell, so the raw slope is biased, by an amount that depends on the dimension and
+   the kernel width, and the bootstrap interval ignores the flow's refit. The bias map
+   (:mod:`analysis.gaussian.bias_map`: the whole pipeline on vMF couplings against the exact slope of the
+   thickened joint, :mod:`analysis.gaussian.thickened`) measures both, and the calibrated slope
+   (:mod:`analysis.gaussian.calibration`) reads the raw slope through it, with an interval that includes
+   the refit. The first half of the assumption (f-MICL Figure 1: ``log p`` linear and decreasing in the
+   squared distance) is ``certified`` when the *calibrated* interval is negative and ``r <= -0.9``; a
+   slope that cannot be calibrated is not certified.
+6. **Two forms.** ``form="joint"`` regresses ``log p(x, y)``, as Figure 1 does. ``form="pmi"`` regresses
+   the pointwise mutual information ``log p(x, y) - log p(x) - log p(y)``, with one more flow per
+   marginal: the log of the density ratio, which the f-Gaussian critic models (f-MICL, Section 3: the
+   optimal critic is ``f'`` of the ratio). With uniform marginals the two have one slope; otherwise they
+   differ, and which one is the kernel's depends on the model (:mod:`analysis.gaussian.anchored` holds a
+   known case in which the conditional ``p(y | x)`` is the kernel: the joint's slope is then the kernel's
+   and the ratio's is not).
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Mapping
 
 import numpy as np
 from scipy import stats
 
+from analysis.gaussian.bias_map import Measurement, cells
+from analysis.gaussian.calibration import CalibratedSlope, Curve, calibrate, load_map, uncalibrated
 from analysis.gaussian.flows import PRIORS, FlowFit, fit_flow
+from analysis.gaussian.vmf import VMFCoupling
 from fmicl_core import validation
 from fmicl_core.objective_config import BASELINES
 
-__all__ = ["CERTIFY_R", "FIT_OPTIONS", "GaussianCheck", "implied_sigma2", "kernel_sigma2", "kernel_slope",
+__all__ = ["CALIBRATIONS", "CERTIFY_R", "FIT_OPTIONS", "FORMS", "GaussianCheck", "check_settings", "measure",
+           "surrogate_curve", "implied_sigma2", "kernel_sigma2", "kernel_slope",
            "verify_gaussian"]
 
 CERTIFY_R = -0.9
+FORMS = ("joint", "pmi")
+CALIBRATIONS = ("auto", "map", "surrogate", "none")
 FIT_OPTIONS = tuple(k for k in inspect.signature(fit_flow).parameters if k not in ("train", "heldout", "prior", "seed"))
 """The keyword arguments of :func:`verify_gaussian` that go to :func:`analysis.gaussian.flows.fit_flow`."""
 
@@ -78,6 +93,7 @@ class GaussianCheck:
     """Result of :func:`verify_gaussian` (nats; distances are squared Euclidean ``||x - y||^2``)."""
 
     prior: str
+    form: str
     dim: int
     fitted_dim: int
     explained_variance: float
@@ -101,16 +117,16 @@ class GaussianCheck:
     implied_sigma2: float
     implied_sigma2_ci: tuple[float, float]
     certified: bool
+    calibrated: CalibratedSlope | None
+    """The calibrated ``slope`` (None: not asked for; NaN numbers with the reason: not possible)."""
     distances: np.ndarray = field(repr=False)
     loglik: np.ndarray = field(repr=False)
-    fit: FlowFit | None = field(default=None, repr=False)
+    fits: list[FlowFit] = field(default_factory=list, repr=False)
 
     def numbers(self) -> dict:
         """The summary as plain numbers (no per-pair arrays, no model) for JSON."""
-        out = asdict(self) | {"fit": None}
-        for key in ("distances", "loglik", "fit"):
-            out.pop(key)
-        return out
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("distances", "loglik", "fits")}
+        return out | {"calibrated": None if self.calibrated is None else asdict(self.calibrated)}
 
 
 def implied_sigma2(slope: float, noise: float) -> float:
@@ -206,27 +222,68 @@ def _bootstrap_slope(distances, loglik, n_boot: int, confidence: float, rng) -> 
     return float(lo), float(hi)
 
 
+def check_settings(prior: str, form: str, noise: float, heldout_fraction: float, bins: int, fit_options: dict) -> dict:
+    """Everything that shapes the raw slope apart from the data, the sample size and the seed: what a
+    calibration map must have been made with (:class:`analysis.gaussian.calibration.CalibrationMap`)."""
+    defaults = {k: v.default for k, v in inspect.signature(fit_flow).parameters.items() if k in FIT_OPTIONS}
+    flow = {k: v for k, v in (defaults | fit_options).items() if k != "device"}
+    return {"prior": prior, "form": form, "noise": noise, "heldout_fraction": heldout_fraction, "bins": bins} | flow
+
+
+def _scores(thick, train, held, dim: int, prior: str, form: str, seed: int, fit_options: dict):
+    """Held-out ``log p(x, y)`` (``form="joint"``) or ``log p(x, y) - log p(x) - log p(y)`` (``"pmi"``),
+    with the flows fitted (module docstring, steps 1 and 6)."""
+    blocks = [slice(None)] if form == "joint" else [slice(None), slice(0, dim), slice(dim, 2 * dim)]
+    fits = [fit_flow(thick[train][:, b], thick[held][:, b], prior, seed=seed, **fit_options) for b in blocks]
+    scores = [fit.log_prob(thick[held][:, b]) for fit, b in zip(fits, blocks)]
+    return scores[0] - sum(scores[1:]), fits
+
+
+def _calibrate(slope: float, calibration: str, d: int, n: int, settings: dict, seed: int, fit_options: dict):
+    """The calibrated ``slope`` (:mod:`analysis.gaussian.calibration`): from the committed map where it
+    was made at these settings (``"map"``, or ``"auto"``), else from vMF surrogates at these settings
+    (``"surrogate"``, or ``"auto"``); None for ``"none"``."""
+    if calibration == "none":
+        return None
+    if calibration in ("auto", "map"):
+        reason = load_map().applies(settings, d, n, slope)
+        if not reason:
+            return calibrate(slope, load_map().curve(d, n))
+        if calibration == "map":
+            return uncalibrated(slope, "bias map", reason)
+    if slope >= 0:
+        return uncalibrated(slope, "vMF surrogates", f"raw slope {slope:.3g} is not negative: no kernel width")
+    options = {k: settings[k] for k in ("prior", "form", "heldout_fraction", "bins")} | fit_options
+    return calibrate(slope, surrogate_curve(slope, d, n, settings["noise"], seeds=(seed, seed + 1, seed + 2), **options))
+
+
 def verify_gaussian(
     x,
     y,
     prior: str = "gaussian",
     *,
+    form: str = "joint",
     noise: float = 0.02,
     max_dim: int | None = None,
     heldout_fraction: float = 0.3,
     bins: int = 10,
     bootstrap: int = 1000,
     confidence: float = 0.95,
+    calibration: str = "auto",
     seed: int = 0,
     **fit_options,
 ) -> GaussianCheck:
     """Fit a RealNVP to the joint of positive pairs ``(x_i, y_i)`` (rows of two (n, d) arrays) and test
-    whether the held-out ``log p`` is linear and decreasing in ``||x - y||^2`` (module docstring).
+    whether the held-out ``log p`` (``form="joint"``) or pointwise mutual information (``"pmi"``) is
+    linear and decreasing in ``||x - y||^2``, with the raw slope calibrated by ``calibration``
+    (:data:`CALIBRATIONS`; module docstring).
 
     ``fit_options`` go to :func:`analysis.gaussian.flows.fit_flow` (``standardise``, ``backend``,
     ``hidden``, ``layers``, ``blocks``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
     ``patience``, ``device``)."""
     validation.choice("prior", prior, PRIORS)
+    validation.choice("form", form, FORMS)
+    validation.choice("calibration", calibration, CALIBRATIONS)
     validation.keywords("verify_gaussian", fit_options, FIT_OPTIONS)
     x, y = _check_pairs(x, y)
     heldout_fraction = validation.unit_interval("heldout_fraction", heldout_fraction, closed_right=False, open_left=True)
@@ -256,15 +313,19 @@ def verify_gaussian(
                          "different distances")
     joint = np.concatenate([x, y], axis=1)
     thick = joint + noise * rng.standard_normal(joint.shape)
-    fit = fit_flow(thick[train], thick[held], prior, seed=seed, **fit_options)
-    loglik = fit.log_prob(thick[held])
+    loglik, fits = _scores(thick, train, held, fitted_dim, prior, form, seed, fit_options)
     edges, centres, counts, means, lo, hi, groups = _bins(distances, loglik, bins, confidence)
     line = stats.linregress(distances, loglik)
     slope_ci = _bootstrap_slope(distances, loglik, bootstrap, confidence, rng)
     r = float(np.corrcoef(centres, means)[0, 1])
     sigma_ci = tuple(sorted(implied_sigma2(s, noise) for s in slope_ci))
+    settings = check_settings(prior, form, noise, heldout_fraction, bins, fit_options)
+    calibrated = _calibrate(float(line.slope), calibration, fitted_dim, n, settings, seed, fit_options)
+    if calibrated is not None and calibrated.calibrated and fitted_dim < dim:
+        calibrated = replace(calibrated, note=f"projected from d={dim}: read as pairs on the sphere of d={fitted_dim}")
     return GaussianCheck(
         prior=prior,
+        form=form,
         dim=dim,
         fitted_dim=fitted_dim,
         explained_variance=explained,
@@ -283,12 +344,38 @@ def verify_gaussian(
         r=r,
         r_pairs=float(line.rvalue),
         lack_of_fit_p=_lack_of_fit_p(distances, loglik, groups),
-        heldout_nll=float(fit.heldout_nll),
-        best_epoch=fit.best_epoch,
+        heldout_nll=float(fits[0].heldout_nll),
+        best_epoch=fits[0].best_epoch,
         implied_sigma2=implied_sigma2(float(line.slope), noise),
         implied_sigma2_ci=sigma_ci,
-        certified=bool(slope_ci[1] < 0 and r <= CERTIFY_R),
+        certified=bool(calibrated is not None and calibrated.calibrated and calibrated.ci[1] < 0 and r <= CERTIFY_R),
+        calibrated=calibrated,
         distances=distances,
         loglik=loglik,
-        fit=fit,
+        fits=fits,
     )
+
+
+def measure(d: int, kappa: float, n: int, seed: int, noise: float = 0.02, prior: str = "gaussian",
+            **check_options) -> Measurement:
+    """The raw (uncalibrated) slope of :func:`verify_gaussian` on ``n`` pairs of ``VMFCoupling(d, kappa)``
+    drawn with a generator keyed by ``(seed, d, kappa, n)``."""
+    coupling = VMFCoupling(d, kappa)
+    key = [validation.integer("seed", seed, minimum=0), coupling.d, int(round(coupling.kappa * 1000)), n]
+    x, y = coupling.sample(validation.integer("n", n, minimum=2), np.random.default_rng(key))
+    check = verify_gaussian(x, y, prior, noise=noise, seed=seed, calibration="none", **check_options)
+    return Measurement(coupling.d, coupling.kappa, n, seed, check.slope, *check.slope_ci)
+
+
+def surrogate_curve(raw: float, d: int, n: int, noise: float, seeds=(0, 1, 2), spread: float = 2.0,
+                    **check_options) -> Curve:
+    """A calibration curve measured at the data's own settings: the pipeline run on vMF surrogates of
+    dimension ``d`` with ``n`` pairs at ``kappa0 / spread``, ``kappa0`` and ``kappa0 * spread``, where
+    ``kappa0 = -2 raw`` (a parametric bootstrap; ``len(seeds)`` fits per kappa)."""
+    raw = validation.number("raw slope", raw)
+    if raw >= 0:
+        raise ValueError(f"raw slope {raw!r} is not negative: no kernel width to calibrate")
+    kappa0 = -2.0 * raw
+    kappas = [kappa0 / spread, kappa0, kappa0 * spread]
+    found = [measure(d, k, n, s, noise, **check_options) for k in kappas for s in seeds]
+    return Curve.from_cells(cells(found, {(d, k): float("nan") for k in kappas}), "vMF surrogates")

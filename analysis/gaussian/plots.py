@@ -38,3 +38,43 @@ def plot_checks(checks: list[GaussianCheck], titles: list[str] | None = None, ax
     fig = axes[0].figure
     fig.tight_layout()
     return fig
+
+
+def plot_bias_map(cells, holdout: list[dict], n: int):
+    """The bias map at ``n`` pairs as three heat maps over dimension x kappa: the raw slope over the exact
+    target of the thickened joint (before calibration), the calibrated slope over the truth ``-kappa/2``
+    (each seed read through the curve of the other seeds: after calibration), and the share of seeds
+    whose calibrated 95% interval covers the truth. ``cells`` and ``holdout`` are those of
+    :func:`analysis.gaussian.bias_map.cells` and :func:`analysis.gaussian.calibration.leave_one_seed_out`."""
+    import matplotlib.pyplot as plt
+
+    cells = [c for c in cells if c.n == n]
+    dims, kappas = sorted({c.d for c in cells}), sorted({c.kappa for c in cells})
+
+    def grid(value):
+        out = np.full((len(dims), len(kappas)), np.nan)
+        for c in cells:
+            out[dims.index(c.d), kappas.index(c.kappa)] = value(c)
+        return out
+
+    def rows_of(c):
+        return [r for r in holdout if (r["d"], r["kappa"], r["n"]) == (c.d, c.kappa, c.n)]
+
+    panels = [("raw / exact target (before)", grid(lambda c: c.ratio), (0.6, 1.4), "RdBu_r"),
+              ("calibrated / truth (after)", grid(lambda c: np.nanmean([r["ratio"] for r in rows_of(c)])),
+               (0.6, 1.4), "RdBu_r"),
+              ("coverage of the truth (after)", grid(lambda c: np.mean([r["covered"] for r in rows_of(c)])),
+               (0.5, 1.0), "viridis")]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, (title, values, limits, cmap) in zip(axes, panels):
+        image = ax.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto")
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(kappas)), [f"{k:g}" for k in kappas])
+        ax.set_yticks(range(len(dims)), [str(d) for d in dims])
+        ax.set_xlabel(r"$\kappa$ ($\sigma^2 = 1/\kappa$)")
+        ax.set_ylabel("d")
+        ax.set_title(f"{title}, n={n}", fontsize=10)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig

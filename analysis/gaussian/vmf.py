@@ -30,7 +30,7 @@ from scipy.special import gammaln, ive, roots_jacobi
 
 from fmicl_core import validation
 
-__all__ = ["VMFCoupling", "log_mean_exp_inner"]
+__all__ = ["VMFCoupling", "log_mean_exp_inner", "vmf_around", "vmf_cosines"]
 
 
 def log_mean_exp_inner(d: int, kappa: float) -> float:
@@ -50,6 +50,38 @@ def log_mean_exp_inner(d: int, kappa: float) -> float:
         raise ValueError(f"kappa={kappa!r} with d={d} is not allowed: the Bessel function I_{nu:g}(kappa) of the vMF "
                          "normaliser leaves float64; use a larger kappa or a smaller d")
     return float(gammaln(d / 2.0) - nu * math.log(kappa / 2.0) + math.log(scaled) + kappa)
+
+
+def vmf_cosines(kappa: np.ndarray, d: int, rng: np.random.Generator) -> np.ndarray:
+    """One draw of the cosine ``t = mu.y`` of ``y ~ vMF(mu, kappa_i)`` on ``S^{d-1}`` per entry of
+    ``kappa`` (positive), by Wood 1994's rejection sampler (accepts ``w`` from a Beta proposal when
+    ``kappa w + (d - 1) log(1 - x0 w) - c >= log U``)."""
+    kappa = np.asarray(kappa, dtype=np.float64)
+    dm1 = d - 1.0
+    m = dm1 / 2.0
+    b = dm1 / (2.0 * kappa + np.sqrt(4.0 * kappa * kappa + dm1 * dm1))
+    x0 = (1.0 - b) / (1.0 + b)
+    c = kappa * x0 + dm1 * np.log(1.0 - x0 * x0)
+    out = np.empty(kappa.shape)
+    todo = np.arange(kappa.size)
+    while todo.size:
+        z = rng.beta(m, m, size=todo.size)
+        w = (1.0 - (1.0 + b[todo]) * z) / (1.0 - (1.0 - b[todo]) * z)
+        accept = kappa[todo] * w + dm1 * np.log(1.0 - x0[todo] * w) - c[todo] >= np.log(rng.random(todo.size))
+        out[todo[accept]] = w[accept]
+        todo = todo[~accept]
+    return out
+
+
+def vmf_around(mean: np.ndarray, kappa: float, rng: np.random.Generator) -> np.ndarray:
+    """One draw of ``vMF(mean_i, kappa)`` per unit row of ``mean`` (n, d): ``t mean + sqrt(1 - t^2) v`` with
+    ``t`` the vMF cosine (:func:`vmf_cosines`) and ``v`` uniform on the sphere orthogonal to the row."""
+    n, d = mean.shape
+    g = rng.standard_normal((n, d))
+    v = g - np.sum(g * mean, axis=1, keepdims=True) * mean
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    t = vmf_cosines(np.full(n, float(kappa)), d, rng)[:, None]
+    return t * mean + np.sqrt(np.clip(1.0 - t * t, 0.0, None)) * v
 
 
 @dataclass(frozen=True)
@@ -96,30 +128,14 @@ class VMFCoupling:
     def sample_inner(self, n: int, rng: np.random.Generator, coupled: bool) -> np.ndarray:
         """``n`` draws of ``t = x.y`` under the coupling (Wood 1994's rejection sampler for the vMF
         cosine) or under the product (``(t + 1)/2 ~ Beta((d-1)/2, (d-1)/2)``)."""
-        m = (self.d - 1) / 2.0
         if not coupled:
+            m = (self.d - 1) / 2.0
             return 2.0 * rng.beta(m, m, size=n) - 1.0
-        k, dm1 = self.kappa, self.d - 1.0
-        b = dm1 / (2.0 * k + math.sqrt(4.0 * k * k + dm1 * dm1))
-        x0 = (1.0 - b) / (1.0 + b)
-        c = k * x0 + dm1 * math.log(1.0 - x0 * x0)
-        out = np.empty(0)
-        while out.size < n:
-            size = int(1.2 * (n - out.size)) + 16
-            z = rng.beta(m, m, size=size)
-            w = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
-            accept = k * w + dm1 * np.log(1.0 - x0 * w) - c >= np.log(rng.random(size))
-            out = np.concatenate([out, w[accept]])
-        return out[:n]
+        return vmf_cosines(np.full(n, self.kappa), self.d, rng)
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` coupled pairs ``(x_i, y_i)`` as two float64 arrays of shape (n, d), unit rows:
-        ``y = t x + sqrt(1 - t^2) v`` with ``t`` the vMF cosine and ``v`` uniform on the sphere
-        orthogonal to ``x``."""
+        """``n`` coupled pairs ``(x_i, y_i)`` as two float64 arrays of shape (n, d), unit rows, ``x``
+        uniform and ``y = vmf_around(x, kappa)``."""
         x = rng.standard_normal((n, self.d))
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        g = rng.standard_normal((n, self.d))
-        v = g - np.sum(g * x, axis=1, keepdims=True) * x
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        t = self.sample_inner(n, rng, coupled=True)[:, None]
-        return x, t * x + np.sqrt(np.clip(1.0 - t * t, 0.0, None)) * v
+        return x, vmf_around(x, self.kappa, rng)
