@@ -33,7 +33,6 @@ from scipy import stats
 
 from analysis.gaussian.bias_map import Cell, Measurement, cells
 from fmicl_core import validation
-from fmicl_core.outputs import save_json
 
 __all__ = ["MAP_FILE", "CalibratedSlope", "CalibrationMap", "Curve", "calibrate", "leave_one_seed_out", "load_map",
            "uncalibrated"]
@@ -186,11 +185,6 @@ class CalibrationMap:
             return of(d)
         weight = math.log(d / below) / math.log(above / below)
         return of(below).blend(of(above), weight, d)
-
-    def save(self, path: Path) -> Path:
-        targets = [{"d": d, "kappa": k, "target": t} for (d, k), t in sorted(self.targets.items())]
-        return save_json(path, {"settings": self.settings, "targets": targets,
-                                "measurements": [asdict(m) for m in self.measurements]})
 
 
 def load_map(path: Path | str = MAP_FILE) -> CalibrationMap:

@@ -22,9 +22,10 @@ Method (:func:`verify_gaussian`):
    the on-sphere density (smoothed along the sphere) times a radial profile that is the same at every
    point, so ``log p`` changes with the distance exactly as the on-sphere density does, up to the
    smoothing: a kernel ``exp(-||x - y||^2 / (2 sigma^2))`` becomes one with ``sigma^2 + 2 noise^2``
-   (each tangent coordinate of ``x - y`` gains variance ``2 noise^2``). The implied ``sigma^2`` is
-   reported with that known shift removed, and the vMF known answers are compared with
-   ``kappa_eff = 1 / (1 / kappa + 2 noise^2)``. Pairs are binned by their *clean* squared distance.
+   (each tangent coordinate of ``x - y`` gains variance ``2 noise^2``); the raw ``implied_sigma2`` has
+   that shift removed. Pairs are binned by their *clean* squared distance, so for a wider thickening
+   the slope a perfect model gives departs from ``-1 / (2 (sigma^2 + 2 noise^2))``; for the vMF known
+   answers it is computed exactly (:mod:`analysis.gaussian.thickened`).
    The fixed standardisation before the flow (:class:`analysis.gaussian.flows.Standardise`) changes
    ``log p`` by a constant (its log-Jacobian is included), so it does not change the slope.
 3. **Many dimensions (``max_dim``, a deviation from the paper).** The paper fits the joint of the
@@ -322,7 +323,8 @@ def verify_gaussian(
     settings = check_settings(prior, form, noise, heldout_fraction, bins, fit_options)
     calibrated = _calibrate(float(line.slope), calibration, fitted_dim, n, settings, seed, fit_options)
     if calibrated is not None and calibrated.calibrated and fitted_dim < dim:
-        calibrated = replace(calibrated, note=f"projected from d={dim}: read as pairs on the sphere of d={fitted_dim}")
+        projected = f"projected from d={dim}: read as pairs on the sphere of d={fitted_dim}"
+        calibrated = replace(calibrated, note="; ".join(filter(None, (calibrated.note, projected))))
     return GaussianCheck(
         prior=prior,
         form=form,
