@@ -19,8 +19,12 @@
 # This notebook teaches how to test a density assumption with a density model, and how to know the
 # model's own error before believing its answer. Lu, Zhang, Sun, Guo & Yu 2023 (f-MICL, TMLR,
 # arXiv:2402.10150) assume for the f-Gaussian similarity that the joint density of positive-pair
-# features is proportional to `exp(-||x - y||^2 / (2 sigma^2))`, so `log p` is linear and decreasing in
-# the squared distance with slope `-1 / (2 sigma^2)`; their Figure 1 (SimCLR features, Gaussian and
+# features is a Gaussian kernel of their distance,
+#
+# $$p(x, y) \propto \exp\Big(-\frac{\|x - y\|^2}{2\sigma^2}\Big), \qquad
+# \log p(x, y) = c - \frac{1}{2\sigma^2}\,\|x - y\|^2,$$
+#
+# so $\log p$ is linear and decreasing in the squared distance with slope $-1/(2\sigma^2)$; their Figure 1 (SimCLR features, Gaussian and
 # uniform prior) and Figure 7 (SimCLR vs. KL f-MICL) check it with RealNVP (Dinh et al. 2017,
 # arXiv:1605.08803) and print no slope.
 #
@@ -104,8 +108,8 @@ print(f"coverage of the calibrated 95% intervals: {coverage:.3f} of all seeds; c
 
 # %% [markdown]
 # ## Validation on fresh samples: a known answer and a negative control
-# * **vMF coupling** (`analysis.gaussian.vmf`): x uniform on S^{d-1}, y ~ vMF(x, kappa), so the on-sphere
-#   `log p(x, y) = const - kappa ||x - y||^2 / 2`. The raw slope is compared with the exact slope of the
+# * **vMF coupling** (`analysis.gaussian.vmf`): $x$ uniform on $S^{d-1}$, $y \sim \mathrm{vMF}(x, \kappa)$,
+#   so on the sphere $\log p(x, y) = c - \frac{\kappa}{2}\|x - y\|^2$: the kernel with $\sigma^2 = 1/\kappa$. The raw slope is compared with the exact slope of the
 #   *thickened* joint (what a perfect flow would give), the calibrated slope with the truth `-kappa/2`.
 # * **Ring coupling** (`analysis.gaussian.ring`): y at a jittered fixed angle from x; `log p` peaks at
 #   one distance, so the check must not certify it.
@@ -129,9 +133,9 @@ plt.show()
 
 # %% [markdown]
 # ## Non-uniform marginals: the joint form and the pointwise-MI form
-# The check can regress the joint `log p(x, y)` (Figure 1) or the pointwise mutual information
-# `log p(x, y) - log p(x) - log p(y)` (two more flows), the log of the density ratio that the f-Gaussian
-# critic models. With uniform marginals they agree. `analysis.gaussian.anchored` draws x ~ vMF(e_1,
+# The check can regress the joint $\log p(x, y)$ (Figure 1) or the pointwise mutual information
+# $\log p(x, y) - \log p(x) - \log p(y)$ (two more flows), the log of the density ratio that the
+# f-Gaussian critic models. With uniform marginals they agree. `analysis.gaussian.anchored` draws x ~ vMF(e_1,
 # kappa0) and y ~ vMF(x, kappa): here the *conditional* is the kernel, so the joint's exact slope is
 # `-kappa/2`, and the ratio is not a kernel, so the PMI's exact slope is smaller in size. Each form is
 # held to its own exact slope (closed form, 200 000 pairs).
