@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 06 · The coordinate-wise (α-CL) view of contrastive learning, with f-MICL inside it
 #
-# Tian 2022 ("Understanding Deep Contrastive Learning via Coordinate-wise Optimization", NeurIPS 2022,
-# arXiv:2201.12680), Theorem 1: the gradient of every loss of the family $\mathcal L_{\phi,\psi}$
+# This notebook teaches contrastive learning as a game between a min player, who weighs the pairs,
+# and a max player, who trains the network, and places f-MICL inside it. Tian 2022 ("Understanding
+# Deep Contrastive Learning via Coordinate-wise Optimization", NeurIPS 2022, arXiv:2201.12680), Theorem 1: the gradient of every loss of the family $\mathcal L_{\phi,\psi}$
 # equals that of an energy $\mathcal E_\alpha=\sum_{i\ne j}\alpha_{ij}(d_{ij}^2-d_i^2)$ with the
 # pairwise importance $\alpha$ held fixed. Contrastive learning is then a game: a min player picks
 # $\alpha$, a max player trains the network on $\mathcal E_\alpha$.
@@ -55,7 +56,7 @@ from IPython.display import Markdown, display
 from analysis.coordinate import experiments as ex
 from analysis.coordinate import pair_weights as pw
 from analysis.coordinate.plots import plot_checks, plot_digits
-from analysis.gallery import Claim, claims_table, save
+from analysis.gallery import AtLeast, AtMost, Claim, Finding, Within, claims_table, save
 from fmicl_core.config import TrainConfig
 
 torch.set_num_threads(1)
@@ -120,32 +121,56 @@ cfg_relu = f"10-10-20, N=256, {RELU_STEPS} steps"
 
 
 def ranks(key):
-    return ", ".join(f"{r.stable_rank:.2f}" for r in relu[key])
+    return [r.stable_rank for r in relu[key]]
+
+
+def listed(values):
+    return ", ".join(f"{v:.2f}" for v in values)
 
 
 rows = [
     Claim("closed-form alpha = autograd (family + every f-MICL divergence)",
           "no number printed (Theorem 1)", "equal (chain rule): differences at float64 rounding, < 1e-9",
-          f"max rel. diff {max(errors.values()):.1e}", "float64, 2N=32 views"),
+          f"max rel. diff {max(errors.values()):.1e}", "float64, 2N=32 views", AtMost(max(errors.values()), 1e-9),
+          known_answer=True),
     Claim("deep linear, uniform alpha: |cos(v1, top eigvec C_alpha)|",
-          "qualitative: rank-1, recovers PCA (abstract)", "1 (the maximum of tr(W C W^T) is rank one along u_C)",
-          f"{uni.cos_top_eigvec:.4f}", cfg_lin),
+          "qualitative: rank-1, recovers PCA (abstract)",
+          "1 (the maximum of tr(W C W^T) is rank one along u_C); test: >= 0.99",
+          f"{uni.cos_top_eigvec:.4f}", cfg_lin, AtLeast(uni.cos_top_eigvec, 0.99), known_answer=True),
     Claim("... |cos(v1, data top PC)|", "no number printed",
-          f"|cos(u_C, PC1)| = {uni.cos_eigvec_top_pc:.3f} (eigenvectors of C_alpha and of the data covariance)",
-          f"{uni.cos_top_pc:.3f}", cfg_lin),
-    Claim("... energy at the optimum", "no number printed", f"lambda_max(C_alpha)/2 = {uni.half_lambda_max:.3f}",
-          f"{uni.energy:.3f}", cfg_lin),
+          f"|cos(u_C, PC1)| = {uni.cos_eigvec_top_pc:.3f} (eigenvectors of C_alpha and of the data covariance); "
+          "within sqrt(2 (1 - 0.99)) < 0.15 once |cos(v1, u_C)| >= 0.99",
+          f"{uni.cos_top_pc:.3f}", cfg_lin, Within(uni.cos_top_pc, uni.cos_eigvec_top_pc, abs=0.15), known_answer=True),
+    Claim("... energy at the optimum", "no number printed",
+          f"lambda_max(C_alpha)/2 = {uni.half_lambda_max:.3f}; test: within 1%",
+          f"{uni.energy:.3f}", cfg_lin, Within(uni.energy, uni.half_lambda_max, rel=0.01), known_answer=True),
     Claim("alternating, Gibbs alpha tau=0.5: |cos| with top eigvec of held C_alpha, E",
-          "no number printed", f"1 and lambda_max/2 = {gibbs.half_lambda_max:.3f} of the held C_alpha",
-          f"{gibbs.cos_top_eigvec:.4f}, E {gibbs.energy:.3f}", f"{cfg_lin}, alpha every 50 steps"),
+          "no number printed", f"1 and lambda_max/2 = {gibbs.half_lambda_max:.3f} of the held C_alpha; test: >= 0.99, "
+          "within 1%", f"{gibbs.cos_top_eigvec:.4f}, E {gibbs.energy:.3f}", f"{cfg_lin}, alpha every 50 steps",
+          (AtLeast(gibbs.cos_top_eigvec, 0.99), Within(gibbs.energy, gibbs.half_lambda_max, rel=0.01)),
+          known_answer=True),
     Claim("two-layer linear, per-filter W1: stable rank", "qualitative: rank-1 for deep linear networks (abstract)",
-          "1 (linear network: the rank-one optimum)", ranks("linear, per filter"), cfg_relu),
+          "1 (linear network: the rank-one optimum); test: within 1e-3", listed(ranks("linear, per filter")), cfg_relu,
+          Within(ranks("linear, per filter"), 1.0, abs=1e-3), known_answer=True),
     Claim("two-layer ReLU, per-filter W1: stable rank",
-          "qualitative: fixed points can have higher ranks (abstract)", "", ranks("relu, per filter"), cfg_relu),
-    Claim("two-layer ReLU, per-layer W1: stable rank", "no number printed", "", ranks("relu, per layer"), cfg_relu),
+          "qualitative: fixed points can have higher ranks (abstract)", "", listed(ranks("relu, per filter")), cfg_relu,
+          AtLeast(ranks("relu, per filter"), 1.2, strict=True)),
+    Claim("two-layer ReLU, per-layer W1: stable rank", "no number printed", "", listed(ranks("relu, per layer")), cfg_relu,
+          Finding()),
     Claim("alpha-CL (best of acl_*) vs InfoNCE, linear probe",
           "qualitative: comparable (or better) than InfoNCE on CIFAR-10, STL-10, CIFAR-100 (abstract)", "",
           f"{best_acl} {100 * runs[best_acl].linear[0]:.1f} vs {100 * runs['infonce'].linear[0]:.1f}",
-          f"digits, small CNN, {EPOCHS} epochs, seeds {TRAIN_SEEDS}"),
+          f"digits, small CNN, {EPOCHS} epochs, seeds {TRAIN_SEEDS}", Finding()),
 ]
 display(Markdown(claims_table(rows)))
+
+# %% [markdown]
+# ## Try it
+# - Set `STEPS = 3000`: the deep linear max player's |cos| with the top eigenvector of $C_\alpha$ and
+#   its energy approach 1 and $\lambda_{\max}/2$.
+# - Set `RELU_STEPS = 3000` and `RELU_SEEDS = 2`: does the ReLU layer keep a stable rank above 1 while
+#   the linear layer falls to 1?
+# - Add `"js"`, `"acl_quadratic"` and `"acl_inverse"` to `OBJECTIVES` with `EPOCHS = 10`: is the best
+#   α-CL loss comparable to InfoNCE, as Tian's abstract states?
+# - In notebook 00's explorer, the last panel is the f-MICL weight $\alpha_{ij}$ of part 1 for any
+#   divergence and σ: compare KL's (Gibbs weights, InfoNCE's) with RKL's (uniform).

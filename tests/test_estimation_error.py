@@ -8,7 +8,6 @@ import pytest
 import torch
 from scipy import integrate, special
 
-from analysis.estimation import batch_size as B
 from analysis.estimation import error as E
 from analysis.gaussian.vmf import VMFCoupling, log_mean_exp_inner
 from fmicl_core import divergences
@@ -138,13 +137,3 @@ def test_batch_sizes_up_to():
     for too_few in (4, 8, 16):  # fewer than three batch sizes: no slope with a standard error
         with pytest.raises(ValueError, match=f"max_n={too_few} "):
             E.batch_sizes_up_to(too_few)
-
-
-def test_wins_over_infonce():
-    results = {"random init": {"knn_acc": 0.1},
-               "infonce": {"batch_size": [32, 64], "knn_acc": [0.5, 0.6]},
-               "kl": {"batch_size": [32, 64], "knn_acc": [0.55, 0.6]},
-               "js": {"batch_size": [32, 64], "knn_acc": [0.7, 0.7]}}
-    assert B.wins_over(results) == {"kl": 1, "js": 2}
-    assert B.wins_over({"kl": results["kl"]}) == {}
-

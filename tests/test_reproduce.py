@@ -23,16 +23,17 @@ def make_notebook(path, body):
 def test_failure_is_reported_and_others_run(tmp_path, monkeypatch):
     monkeypatch.setenv("FMICL_FIGURES", str(tmp_path))
     good = make_notebook(tmp_path / "01_good.ipynb", (
-        "from analysis.gallery import Claim, claims_table\n"
-        "print(claims_table([Claim('c', '1', 'k', '2' if QUICK else '3', 'cfg')]))"))
+        "from analysis.gallery import AtLeast, Claim, claims_table\n"
+        "value = 2.0 if QUICK else 3.0\n"
+        "print(claims_table([Claim('c', '1', 'k', f'{value:g}', 'cfg', AtLeast(value, 2.5))]))"))
     bad = make_notebook(tmp_path / "02_bad.ipynb", "raise ValueError('broken on purpose')")
     runs = [reproduce.run_notebook(bad), reproduce.run_notebook(good, full=True)]
     assert not runs[0].ok and runs[0].error_cell == 1 and "broken on purpose" in runs[0].error
     assert runs[1].ok
-    rows = json.loads((tmp_path / "claims_01_good.json").read_text())
-    assert rows == [{"claim": "c", "paper": "1", "known": "k", "this_run": "3", "config": "cfg"}]  # --full
+    [row] = json.loads((tmp_path / "claims_01_good.json").read_text())
+    assert (row["this_run"], row["verdict"]) == ("3", "holds")  # --full
     report = reproduce.write_report(runs, folder=tmp_path).read_text()
-    assert "FAILED at cell 1" in report and "| c | 01_good | 1 | k | 3 | cfg |" in report
+    assert "FAILED at cell 1" in report and "| c | 01_good | 1 | k | 3 | ≥ 2.5 | holds | cfg |" in report
     assert "| 01_good | full | ok |" in report
 
 
@@ -65,9 +66,9 @@ def test_rerun_replaces_exactly_the_notebooks_files(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     make_notebook(notebooks / "01_good.ipynb", (
-        "from analysis.gallery import Claim, claims_table, save\n"
+        "from analysis.gallery import Claim, Finding, claims_table, save\n"
         "save('01_fresh', None, {}, {})\n"
-        "print(claims_table([Claim('c', '1', '', '2', 'cfg')]))"))
+        "print(claims_table([Claim('c', '1', '', '2', 'cfg', Finding())]))"))
     out = tmp_path / "gallery"
     out.mkdir()
     for stale in ("01_old.png", "01_old.json", "02_other.json"):
@@ -84,3 +85,24 @@ def test_only_keeps_the_other_notebooks_rows(tmp_path):
     reproduce.merge_runs(first, tmp_path)
     merged = reproduce.merge_runs([reproduce.NotebookRun("02_b", 7.0)], tmp_path)
     assert merged == [reproduce.NotebookRun("01_a", 3.0), reproduce.NotebookRun("02_b", 7.0)]
+
+
+def test_report_counts_verdicts_and_reads_an_old_claims_file(tmp_path):
+    rows = [{"claim": f"c{i}", "paper": "p", "known": "k", "this_run": "1", "config": "cfg", "tolerance": "≤ 1",
+             "verdict": verdict, "known_answer": known}
+            for i, (verdict, known) in enumerate([("holds", True), ("holds", False), ("does not hold", False),
+                                                  ("does not hold", True), ("finding: no number in the paper", False)])]
+    (tmp_path / "claims_01_new.json").write_text(json.dumps(rows))
+    old = [{"claim": "old", "paper": "p", "known": "", "this_run": "2", "config": "cfg"}]  # before verdicts existed
+    (tmp_path / "claims_02_old.json").write_text(json.dumps(old))
+    runs = reproduce.merge_runs([reproduce.NotebookRun("01_new", 3.0), reproduce.NotebookRun("02_old", 4.0)], tmp_path)
+    report = reproduce.write_report(runs, folder=tmp_path).read_text()
+    line = "6 claims: 2 hold, 2 do not hold, 1 findings, 1 unjudged; known answers: 1 of 2 hold"
+    assert reproduce.verdict_counts(tmp_path) == line and f"**{line}**" in report
+    assert "| c3 | 01_new | p | k | 1 | ≤ 1 | does not hold | cfg | 3 |" in report
+    assert "| old | 02_old | p |  | 2 |  | unjudged | cfg | 4 |" in report
+
+
+def test_verdict_counts_need_a_report(tmp_path):
+    with pytest.raises(ValueError, match="REPORT.json"):
+        reproduce.verdict_counts(tmp_path)

@@ -1,5 +1,6 @@
-"""Trainer runs compared: mean and sample sd per objective or alpha; the comparison and the
-training-curves commands on real (tiny) runs, reused when their folders already hold them."""
+"""Trainer runs compared: mean, sample sd and Student-t interval per objective or alpha; the
+comparison and the training-curves commands on real (tiny) runs, reused when their folders already
+hold them, and the steps of a run read from its metrics."""
 
 import json
 import math
@@ -11,15 +12,17 @@ from analysis.training.comparison import RunSummary, summarise
 
 
 def run(obj, seed, alpha, knn, linear):
-    return RunSummary(obj, seed, alpha, knn, linear, 0.1, 0.2, 1.0)
+    return RunSummary(obj, seed, alpha, 128, 22, knn, linear, 0.1, 0.2, 1.0)
 
 
-def test_mean_and_sample_sd_per_group():
+def test_mean_sample_sd_and_t_interval_per_group():
     runs = [run("kl", 0, 40, 0.8, 0.9), run("kl", 1, 40, 0.6, 0.7), run("js", 0, 1, 0.5, 0.5)]
     table = summarise(runs)
     assert list(table) == ["kl", "js"]
     assert table["kl"]["knn"] == pytest.approx((0.7, math.sqrt(0.02)))
-    assert table["kl"]["n"] == 2 and math.isnan(table["js"]["knn"][1])
+    half = 12.706204736174694 * math.sqrt(0.02) / math.sqrt(2)  # Student-t 0.975 quantile, 1 degree of freedom
+    assert table["kl"]["knn_ci95"] == pytest.approx((0.7 - half, 0.7 + half))
+    assert table["kl"]["n"] == 2 and math.isnan(table["js"]["knn"][1]) and math.isnan(table["js"]["knn_ci95"][0])
     by_alpha = summarise(runs, key="alpha")
     assert by_alpha[1]["linear"][0] == 0.5
 
@@ -34,6 +37,7 @@ def test_commands_on_a_real_run(tmp_path):
     again = training_comparison.main(flags)  # the run folder holds the run: read, not trained again
     assert (run_dir / "result.json").stat().st_mtime_ns == stamp and again["table"] == first["table"]
     assert 0 < first["table"]["kl"]["knn"][0] <= 1
+    assert first["runs"][0]["steps"] == 1437 // 128  # one epoch of the digits, read from metrics.jsonl
     curves = training_curves.main([str(run_dir), "--out-dir", str(tmp_path)])
     assert [r["epoch"] for r in curves["epochs"]] == [1] and (tmp_path / "training_curves.png").is_file()
     assert json.loads((tmp_path / "training_curves.json").read_text())["numbers"]["result"]["knn_acc"] == \

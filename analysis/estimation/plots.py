@@ -43,7 +43,9 @@ def figure_estimation_error(study: EstimationErrorStudy, ncols: int = 4):
 
 
 def figure_batch_size(results: dict, title: str = ""):
-    """kNN accuracy against the batch size, one line per objective, the random-init floor dashed."""
+    """kNN accuracy against the batch size, one line per objective with the 95% interval over seeds as
+    error bars (``knn_ci95`` of :func:`analysis.estimation.batch_size.batch_size_study`), the
+    random-init floor dashed."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.6, 3.2))
@@ -51,7 +53,9 @@ def figure_batch_size(results: dict, title: str = ""):
         if obj == RANDOM_INIT:
             ax.axhline(rows["knn_acc"] * 100, color="0.5", ls="--", lw=1, label="random init")
             continue
-        ax.plot(rows["batch_size"], np.array(rows["knn_acc"]) * 100, "o-", label=obj)
+        mean = np.array(rows["knn_acc"]) * 100
+        low, high = (np.array(rows["knn_ci95"]) * 100).T
+        ax.errorbar(rows["batch_size"], mean, yerr=[mean - low, high - mean], fmt="o-", capsize=3, label=obj)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("batch size N")
     ax.set_ylabel("kNN accuracy (%)")
