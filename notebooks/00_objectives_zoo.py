@@ -22,6 +22,14 @@
 # the relations of f-MICL's Figure 3 (KL with the f-Gaussian similarity is alignment plus uniformity,
 # and InfoNCE bounds its Donsker–Varadhan form) and shows why the cosine similarity needs the f-GAN
 # output activations. Everything comes from `fmicl_core.divergences` and `analysis.zoo`.
+#
+# With the f-Gaussian similarity $G(d) = \mu\, e^{-d/(2\sigma^2)}$ of a pair at $d = \|x - y\|^2$, the loss to
+# minimise is
+#
+# $$\mathcal{L} = -\,\mathbb{E}_{+}\, A(d) + \alpha\, \mathbb{E}_{-}\, B(d), \qquad A(d) = f'(G(d)), \quad
+# B(d) = f^*\big(f'(G(d))\big),$$
+#
+# and $\hat I_f = \mathbb{E}_{+} A - \mathbb{E}_{-} B$ (with $\alpha = 1$) is the estimate of the f-mutual information.
 
 # %% tags=["parameters"]
 QUICK = True  # CI mode; the full mode only uses more random batches

@@ -22,6 +22,11 @@
 # objective) on scikit-learn's digits with the small CNN, on the CPU. The paper's numbers are CIFAR-10 with ResNet-18 (800 epochs for the linear
 # probe, 200 for the α ablation), so compare orderings and shapes, not values. The exact commands
 # for the paper-scale runs on a GPU are printed at the end, from `fmicl_core.paper_settings`.
+#
+# Every objective trains the same encoder on the f-MICL loss $\mathcal{L} = -\mathbb{E}_{+} f'(G) +
+# \alpha\, \mathbb{E}_{-} f^*(f'(G))$ (InfoNCE is its own baseline); the α ablation moves the weight $\alpha$ of
+# the negative term. Each cell is a mean over seeds $\bar a \pm t_{0.975,\,n-1}\, s/\sqrt{n}$, and a
+# comparison is the interval of the difference paired by seed.
 
 # %% tags=["parameters"]
 QUICK = True

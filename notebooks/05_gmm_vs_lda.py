@@ -26,6 +26,12 @@
 # arXiv:2402.10150; embeddings L2-normalised), the failure modes (uncentred means, cosine similarity
 # under noisy augmentation), the digits analogue and the CLIP extension. Everything comes from
 # `analysis.mixtures`.
+#
+# With class means $m_k$ and within-class covariance $\Sigma_W$, the Fisher subspace is spanned by the
+# top $K - 1$ eigenvectors of $\Sigma_W^{-1} \Sigma_B$, $\Sigma_B = \sum_k \pi_k (m_k - \bar m)(m_k - \bar m)^\top$ and
+# $\bar m = \sum_k \pi_k m_k$;
+# a method is scored by the largest principal angle $\theta_{\max}$ between its $r = K - 1$ directions and
+# that subspace ($0^\circ$: found).
 
 # %% tags=["parameters"]
 QUICK = True  # CI mode: smaller training budgets and fewer coupling strengths
