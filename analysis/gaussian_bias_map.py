@@ -8,7 +8,8 @@ the thickened joint; prints each cell's raw ratio, the calibrated ratio and the 
 The default is a small map (about a minute on 2 cores). The committed map
 ``analysis/gaussian/calibration_map.json``, which ``verify_gaussian`` reads, is this command with
 ``--dims 3 4 8 16 32 --kappas 1 2 5 10 20 40 --seeds 0 1 2 3 4 5 6 7 8 9 --pairs 2000`` and
-``--seeds 0 1 2 3 4 5 --pairs 1000`` (about 600 flow fits, 40 minutes on 2 cores).
+``--seeds 0 1 2 3 4 5 --pairs 1000`` (480 flow fits, about 40 minutes on 2 cores), in the plain map form
+(settings, targets, measurements) that :func:`analysis.gaussian.calibration.load_map` also reads.
 """
 
 from __future__ import annotations
