@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.gaussian.bias_map import Cell, Measurement, cells
-from analysis.gaussian.calibration import CalibrationMap, leave_one_seed_out
+from analysis.gaussian.bias_map import Measurement
+from analysis.gaussian.calibration import CalibrationMap, by_cell, leave_one_seed_out
 from analysis.gaussian.check import check_settings, measure
 from analysis.gaussian.thickened import target_slope
 from analysis.runner import Command, run
@@ -40,7 +40,6 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 @dataclass
 class _Map:
     calibration: CalibrationMap
-    cells: list[Cell]
     holdout: list[dict]
 
 
@@ -56,22 +55,21 @@ def _compute(args: argparse.Namespace) -> _Map:
     targets = {(d, k): target_slope(d, k, noise) for d in dims for k in kappas}
     found: list[Measurement] = [measure(d, k, n, s, noise) for n in sizes for d in dims for k in kappas for s in seeds]
     settings = check_settings("gaussian", "joint", noise, 0.3, 10, {})
-    return _Map(CalibrationMap(found, targets, settings), cells(found, targets), leave_one_seed_out(found, targets))
+    return _Map(CalibrationMap(found, targets, settings), leave_one_seed_out(found, targets))
 
 
 def _cell_rows(out: _Map):
-    for c in out.cells:
-        rows = [r for r in out.holdout if (r["d"], r["kappa"], r["n"]) == (c.d, c.kappa, c.n)]
-        yield c, float(np.nanmean([r["ratio"] for r in rows])), float(np.mean([r["covered"] for r in rows]))
+    """Each cell with its calibrated ratio and coverage (:func:`analysis.gaussian.calibration.by_cell`)."""
+    after = by_cell(out.holdout)
+    return [(c, *after[c.d, c.kappa, c.n]) for c in out.calibration.cells]
 
 
 def _headline(out: _Map) -> list[str]:
     lines = [f"{'n':>5} {'d':>3} {'kappa':>6} {'raw/exact':>9} {'spread':>7} {'calibrated/truth':>16} {'coverage':>8}"]
     for c, ratio, covered in _cell_rows(out):
         lines.append(f"{c.n:5d} {c.d:3d} {c.kappa:6g} {c.ratio:9.3f} {c.spread:7.3f} {ratio:16.3f} {covered:8.2f}")
-    raw_worst = max(out.cells, key=lambda c: abs(c.ratio - 1))
-    calibrated = list(_cell_rows(out))
-    worst = max(calibrated, key=lambda t: abs(t[1] - 1))
+    raw_worst = max(out.calibration.cells, key=lambda c: abs(c.ratio - 1))
+    worst = max(_cell_rows(out), key=lambda t: abs(t[1] - 1))
     lines.append(f"worst raw cell: n={raw_worst.n} d={raw_worst.d} kappa={raw_worst.kappa:g} ratio {raw_worst.ratio:.3f}; "
                  f"worst calibrated cell: n={worst[0].n} d={worst[0].d} kappa={worst[0].kappa:g} ratio {worst[1]:.3f}; "
                  f"coverage over all seeds {np.mean([r['covered'] for r in out.holdout]):.3f}")
@@ -91,7 +89,8 @@ def _numbers(out: _Map) -> dict:
 def _plot(out: _Map, args: argparse.Namespace):
     from analysis.gaussian.plots import plot_bias_map
 
-    return plot_bias_map(out.cells, out.holdout, max(c.n for c in out.cells))
+    cells_ = out.calibration.cells
+    return plot_bias_map(cells_, out.holdout, max(c.n for c in cells_))
 
 
 COMMAND = Command(

@@ -62,7 +62,7 @@ from IPython.display import Markdown, display
 
 from analysis.gallery import AtLeast, Claim, Finding, IsTrue, Within, claims_table, save
 from analysis.gaussian.anchored import AnchoredCoupling
-from analysis.gaussian.calibration import leave_one_seed_out, load_map
+from analysis.gaussian.calibration import by_cell, leave_one_seed_out, load_map
 from analysis.gaussian.check import kernel_sigma2, verify_gaussian
 from analysis.gaussian.plots import plot_bias_map, plot_checks
 from analysis.gaussian.ring import ring_pairs
@@ -94,9 +94,9 @@ fig_map = plot_bias_map(bias.cells, holdout, 2000)
 plt.show()
 at_2000 = [c for c in bias.cells if c.n == 2000]
 raw_worst = max(at_2000, key=lambda c: abs(c.ratio - 1))
-after = {(c.d, c.kappa): [r for r in holdout if (r["d"], r["kappa"], r["n"]) == (c.d, c.kappa, 2000)] for c in at_2000}
-after_ratio = {k: float(np.nanmean([r["ratio"] for r in rows])) for k, rows in after.items()}
-after_cover = {k: float(np.mean([r["covered"] for r in rows])) for k, rows in after.items()}
+after = {(d, k): value for (d, k, n), value in by_cell(holdout).items() if n == 2000}
+after_ratio = {key: ratio for key, (ratio, _) in after.items()}
+after_cover = {key: covered for key, (_, covered) in after.items()}
 worst_key = max(after_ratio, key=lambda k: abs(after_ratio[k] - 1))
 coverage = float(np.mean([r["covered"] for r in holdout if r["n"] == 2000]))
 print(f"raw / exact over the grid: {min(c.ratio for c in at_2000):.3f} to {max(c.ratio for c in at_2000):.3f} "

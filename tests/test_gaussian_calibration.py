@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from scipy.special import ive
 
 from analysis.gaussian.anchored import AnchoredCoupling
 from analysis.gaussian.bias_map import Measurement, cells
@@ -100,7 +101,7 @@ def test_calibration_refuses_a_slope_off_the_curve():
     far = calibrate(-1000.0, curve)
     assert not far.calibrated and math.isnan(far.slope) and "outside the curve's range" in far.note
     assert not far.covers(-1000.0)
-    with pytest.raises(ValueError, match="raw slope=nan|raw slope"):
+    with pytest.raises(ValueError, match="raw slope=nan is not allowed"):
         calibrate(float("nan"), curve)
     flat = [Measurement(3, k, 100, s, 0.1, 0, 0) for k in (1.0, 2.0) for s in range(3)]
     with pytest.raises(ValueError, match="negative mean raw slope"):
@@ -202,7 +203,8 @@ def test_anchored_coupling_exact_forms():
     assert slopes["joint"] == pytest.approx(-5.0, rel=0.02)
     assert -3.6 < slopes["pmi"] < -3.0
     x, y = model.sample(5000, np.random.default_rng(0))
-    assert abs(np.mean(x[:, 0]) - VMFCoupling(8, 10.0).expectation(lambda t: t, coupled=True)) > 0  # not uniform
+    mean_resultant = ive(4, 10.0) / ive(3, 10.0)  # E x_1 = I_{d/2}(anchor) / I_{d/2-1}(anchor), not 0: not uniform
+    assert abs(np.mean(x[:, 0]) - mean_resultant) < 4 * np.std(x[:, 0]) / math.sqrt(len(x))
     logs = model.log_densities(x, y)
     assert np.allclose(logs["pmi"], logs["joint"] - logs["x"] - logs["y"])
 
@@ -242,3 +244,12 @@ def test_bias_map_command_writes_a_loadable_map(tmp_path, capsys):
     assert len(written.measurements) == 6 and written.settings == MAP.settings
     assert {(c["d"], c["kappa"]) for c in numbers["cells"]} == {(3, 2.0), (3, 4.0)}
     assert (tmp_path / "gaussian_bias_map.png").stat().st_size > 1000
+
+
+def test_by_cell_averages_the_calibrated_seeds_of_each_cell():
+    from analysis.gaussian.calibration import by_cell
+
+    rows = [{"d": 3, "kappa": 2.0, "n": 100, "ratio": r, "covered": c}
+            for r, c in ((0.9, True), (1.3, False), (float("nan"), False))]
+    rows.append({"d": 4, "kappa": 2.0, "n": 100, "ratio": 1.0, "covered": True})
+    assert by_cell(rows) == {(3, 2.0, 100): (pytest.approx(1.1), pytest.approx(1 / 3)), (4, 2.0, 100): (1.0, 1.0)}

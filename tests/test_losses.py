@@ -130,14 +130,17 @@ def test_kl_alpha_is_the_dv_shift():
 
 
 def test_pearson_with_inner_product_ratio_is_spectral_loss():
-    """chi^2-MICL with the density-ratio model G = z1.z2 gives i_hat = -spectral - 1 (f-MICL Figure 3)."""
+    """chi^2-MICL with the density-ratio model G = z1.z2 is the spectral contrastive loss (f-MICL Figure 3):
+    A(G) = A(0) + 2G and B(G) = B(0) + G^2, so i_hat = -spectral + A(0) - B(0)."""
     z1, z2 = batch(n=8, d=4)
     pearson = D.get("pearson")
     gram = z1 @ z2.T
     off = ~torch.eye(8, dtype=torch.bool)
     i_hat = pearson.f_prime(gram.diagonal()).mean() - pearson.f_conj(pearson.f_prime(gram[off])).mean()
     spectral = spectral_loss(z1, z2)
-    assert torch.allclose(spectral, -i_hat - 1, rtol=1e-10)
+    zero = torch.zeros((), dtype=gram.dtype)
+    at_zero = pearson.f_prime(zero) - pearson.f_conj(pearson.f_prime(zero))
+    assert torch.allclose(i_hat, -spectral + at_zero, rtol=1e-10)
 
 
 def numpy_nt_xent(z1, z2, tau):

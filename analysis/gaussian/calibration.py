@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,8 @@ from scipy import stats
 from analysis.gaussian.bias_map import Cell, Measurement, cells
 from fmicl_core import validation
 
-__all__ = ["MAP_FILE", "CalibratedSlope", "CalibrationMap", "Curve", "calibrate", "leave_one_seed_out", "load_map",
-           "uncalibrated"]
+__all__ = ["MAP_FILE", "CalibratedSlope", "CalibrationMap", "Curve", "by_cell", "calibrate", "leave_one_seed_out",
+           "load_map", "uncalibrated"]
 
 MAP_FILE = Path(__file__).resolve().parent / "calibration_map.json"
 """The committed bias map at the command's default settings (``python -m analysis.gaussian_bias_map``)."""
@@ -143,7 +144,7 @@ class CalibrationMap:
     targets: dict[tuple[int, float], float]
     settings: dict
 
-    @property
+    @cached_property
     def cells(self) -> list[Cell]:
         return cells(self.measurements, self.targets)
 
@@ -216,3 +217,14 @@ def leave_one_seed_out(measurements: list[Measurement], targets: dict[tuple[int,
                      "raw_ratio": m.slope / targets[(m.d, m.kappa)], "calibrated": result.slope,
                      "ratio": result.slope / truth, "covered": result.covers(truth), "note": result.note})
     return rows
+
+
+def by_cell(holdout: list[dict]) -> dict[tuple[int, float, int], tuple[float, float]]:
+    """Per ``(d, kappa, n)`` of :func:`leave_one_seed_out`'s rows: the mean calibrated slope over the
+    truth (seeds that could not be calibrated left out) and the share of seeds whose interval covers
+    the truth."""
+    groups: dict[tuple[int, float, int], list[dict]] = {}
+    for r in holdout:
+        groups.setdefault((r["d"], r["kappa"], r["n"]), []).append(r)
+    return {key: (float(np.nanmean([r["ratio"] for r in rows])), float(np.mean([r["covered"] for r in rows])))
+            for key, rows in groups.items()}

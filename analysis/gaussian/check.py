@@ -247,9 +247,10 @@ def _calibrate(slope: float, calibration: str, d: int, n: int, settings: dict, s
     if calibration == "none":
         return None
     if calibration in ("auto", "map"):
-        reason = load_map().applies(settings, d, n, slope)
+        bias = load_map()
+        reason = bias.applies(settings, d, n, slope)
         if not reason:
-            return calibrate(slope, load_map().curve(d, n))
+            return calibrate(slope, bias.curve(d, n))
         if calibration == "map":
             return uncalibrated(slope, "bias map", reason)
     if slope >= 0:

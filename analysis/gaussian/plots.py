@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.gaussian.calibration import by_cell
 from analysis.gaussian.check import GaussianCheck
 
 __all__ = ["plot_checks"]
@@ -57,14 +58,10 @@ def plot_bias_map(cells, holdout: list[dict], n: int):
             out[dims.index(c.d), kappas.index(c.kappa)] = value(c)
         return out
 
-    def rows_of(c):
-        return [r for r in holdout if (r["d"], r["kappa"], r["n"]) == (c.d, c.kappa, c.n)]
-
+    after = by_cell(holdout)
     panels = [("raw / exact target (before)", grid(lambda c: c.ratio), (0.6, 1.4), "RdBu_r"),
-              ("calibrated / truth (after)", grid(lambda c: np.nanmean([r["ratio"] for r in rows_of(c)])),
-               (0.6, 1.4), "RdBu_r"),
-              ("coverage of the truth (after)", grid(lambda c: np.mean([r["covered"] for r in rows_of(c)])),
-               (0.5, 1.0), "viridis")]
+              ("calibrated / truth (after)", grid(lambda c: after[c.d, c.kappa, c.n][0]), (0.6, 1.4), "RdBu_r"),
+              ("coverage of the truth (after)", grid(lambda c: after[c.d, c.kappa, c.n][1]), (0.5, 1.0), "viridis")]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, (title, values, limits, cmap) in zip(axes, panels):
         image = ax.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto")
