@@ -1,7 +1,7 @@
 """Forward+backward time of ``fmicl_loss`` for every divergence, as ratios against references timed
 in the same run: (a) NT-Xent written as lightly's ``NTXentLoss`` does (cross-entropy over the
 2N x (2N-1) logits), (b) the floor, one forward 2N x 2N Gram product, and (c) the least work any
-divergence's forward+backward needs (:class:`LeastWork`), which bounds what the floor ratio can
+divergence's forward+backward needs (:func:`least_work`), which bounds what the floor ratio can
 reach on the device.
 
     python benchmarks/bench_loss.py [--device cpu|cuda] [--reps 30] [--batch 256 512] [--dim 128 512]
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from fmicl_core import divergences, validation
 from fmicl_core.cli import ArgumentParser
-from fmicl_core.losses import fmicl_loss, infonce_loss
+from fmicl_core.losses import fmicl_loss, infonce_loss, unit_rows
 
 NTXENT_TARGET = 0.7
 FLOOR_TARGET, FLOOR_SIZE = 4.0, (256, 128)
@@ -44,28 +44,28 @@ def gram_floor(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     return z @ z.T
 
 
-class LeastWork(torch.autograd.Function):
-    """What every divergence must do at the least, with nothing else: normalise the rows, one Gram
-    product, one exponential and one sum over it, and the gradient product ``exp(G) @ z`` (taken in
-    the forward, as :mod:`fmicl_core.fused` does); the backward projects it onto the sphere's tangent
-    space. It is a bound, not a loss: no positive term, no excluded pairs, no constants."""
+class _ExpGramSum(torch.autograd.Function):
+    """``sum exp(u u^T)`` of unit rows ``u``, with its gradient ``2 exp(u u^T) u`` taken in the
+    forward, as :mod:`fmicl_core.fused` takes its gradient product."""
 
     @staticmethod
-    def forward(ctx, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        z = torch.cat([z1, z2])
-        length = torch.linalg.vector_norm(z, dim=1, keepdim=True)
-        u = z / length
+    def forward(ctx, u: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         e = torch.mm(u, u.T).exp_()
-        grad = torch.mm(e, u)
-        ctx.save_for_backward(u, grad, length)
+        ctx.save_for_backward(torch.mm(e, u))
         return e.sum()
 
     @staticmethod
     def backward(ctx, d: torch.Tensor):  # type: ignore[override]
-        u, grad, length = ctx.saved_tensors
-        du = grad * (2.0 * d)
-        dz = torch.addcmul(du, u, torch.linalg.vecdot(u, du).unsqueeze(1), value=-1.0).div_(length)
-        return dz.chunk(2)
+        (grad,) = ctx.saved_tensors
+        return grad * (2.0 * d)
+
+
+def least_work(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """What every divergence must do at the least, with nothing else: the loss's normalisation of the
+    rows (:func:`fmicl_core.losses.unit_rows`), one Gram product, one exponential and one sum over
+    it, and the gradient product. It is a bound, not a loss: no positive term, no excluded pairs, no
+    constants."""
+    return _ExpGramSum.apply(unit_rows(torch.cat([z1, z2])))
 
 
 def timer(fn, z1: torch.Tensor, z2: torch.Tensor, backward: bool):
@@ -110,7 +110,7 @@ def run(device: str, batches: list[int], dims: list[int], reps: int) -> list[dic
                                for name in divergences.names()})
             timers = {"floor": timer(gram_floor, z1, z2, backward=False),
                       "nt-xent": timer(nt_xent_reference, z1, z2, backward=True),
-                      "least work": timer(LeastWork.apply, z1, z2, backward=True)}
+                      "least work": timer(least_work, z1, z2, backward=True)}
             timers.update({label: timer(fn, z1, z2, backward=True) for label, fn in candidates.items()})
             ms = median_ms(timers, reps)
             floor, ref = ms["floor"], ms["nt-xent"]
